@@ -1,0 +1,182 @@
+"""The ``benchmaker`` command line: thin commands over the library and the flows."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from benchmaker.config import RunConfig, apply_overrides, load_config_data, parse_config
+from benchmaker.errors import BenchmakerError, ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Turn a requirement into a reliable multiple-choice benchmark.")
+local_app = typer.Typer(no_args_is_help=True, help="Manage the embedded local model server by hand.")
+app.add_typer(local_app, name="local")
+
+EXIT_ERROR, EXIT_CONFIG, EXIT_STOPPED = 1, 2, 3
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _resolve_config(
+    config_path: Path | None,
+    requirement: str | None,
+    n_items: int | None,
+    model: str | None,
+    method: str | None,
+) -> RunConfig:
+    data: dict[str, Any] = load_config_data(config_path) if config_path is not None else {}
+    if config_path is None and requirement is None:
+        raise ConfigError("give a CONFIG file or --requirement TEXT")
+    if config_path is None and n_items is None:
+        n_items = 10
+    data = apply_overrides(data, requirement=requirement, n_items=n_items, model=model, method=method)
+    source = f"config {config_path}" if config_path is not None else "flags"
+    return parse_config(data, source=source)
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="YAML config file.")]) -> None:
+    """Check a config and the prompts it needs; spends no tokens."""
+    from benchmaker.methods.direct import PROMPT_ID
+    from benchmaker.prompts import PromptLibrary
+
+    try:
+        resolved = parse_config(load_config_data(config), source=f"config {config}")
+        library = PromptLibrary()
+        library.get(PROMPT_ID)
+    except ConfigError as error:
+        _fail(str(error), EXIT_CONFIG)
+    except BenchmakerError as error:
+        _fail(str(error), EXIT_ERROR)
+    req = resolved.requirement
+    roles = ", ".join(f"{name}={getattr(resolved.models, name).model}" for name in ("generator", "solver", "judge"))
+    typer.echo(f"ok: {req.n_items} items x {req.n_options} options, method {resolved.method}, {roles}, "
+               f"panel={[s.model for s in resolved.models.panel]}, {len(library.templates)} prompts")
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    usage = result["usage"]
+    typer.echo(f"status: {result['status']} ({result['stop_reason']})")
+    if result.get("stop_detail"):
+        typer.echo(f"  {result['stop_detail']}")
+    typer.echo(f"items: {result['accepted']}/{result['target']} accepted, {result['rejected']} rejected "
+               f"{result['rejections_by_reason'] or ''}".rstrip())
+    balance = result["answer_balance"]
+    test = f", chi-square {balance['chi2']} (p={balance['p_value']})" if "chi2" in balance else ""
+    typer.echo(f"answer letters: {balance['counts']}{test}")
+    cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
+    typer.echo(f"llm: {usage['calls']} calls ({usage['cached_calls']} from cache), "
+               f"{usage['input_tokens'] + usage['output_tokens']} tokens, {cost}, "
+               f"{usage['llm_seconds']:.1f} s in calls; wall {result['wall_seconds_this_session']:.1f} s")
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Argument(help="YAML config file (optional with --requirement).")] = None,
+    requirement: Annotated[str | None, typer.Option("--requirement", "-r", help="Requirement text.")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Target number of items.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model for every role (e.g. local).")] = None,
+    method: Annotated[str | None, typer.Option("--method", help="Generation method: direct.")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Resume this run directory.")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64)] = None,
+    max_calls: Annotated[int | None, typer.Option("--max-calls", min=1, help="Call budget.")] = None,
+    max_usd: Annotated[float | None, typer.Option("--max-usd", min=0.0, help="Dollar budget.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Generate a benchmark (or resume one); the last line printed is the run directory."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    try:
+        budget = None
+        if max_calls is not None or max_usd is not None:
+            budget = {"max_calls": max_calls, "max_usd": max_usd}
+        if resume is not None:
+            if any(v is not None for v in (config, requirement, n, model, method)):
+                raise ConfigError("--resume continues a run with its own stored config; "
+                                  "only --concurrency, --max-calls and --max-usd may be given with it")
+            from benchmaker.store import RunStore
+
+            RunStore.open(resume)  # fail fast, before Prefect starts
+            resolved = None
+        else:
+            resolved = _resolve_config(config, requirement, n, model, method)
+            if budget is not None:
+                resolved = parse_config({**resolved.model_dump(mode="json"), "budget": budget}, source="flags")
+            if concurrency is not None:
+                resolved = resolved.model_copy(update={"concurrency": concurrency})
+    except ConfigError as error:
+        _fail(str(error), EXIT_CONFIG)
+    except BenchmakerError as error:
+        _fail(str(error), EXIT_ERROR)
+
+    from flows.generate import run_generation
+
+    try:
+        result = run_generation(
+            resolved,
+            resume_dir=resume,
+            budget=budget if resume is not None else None,
+            concurrency=concurrency if resume is not None else None,
+            script_dir=str(config.parent.resolve()) if config is not None else None,
+            show_progress=not quiet,
+        )
+    except BenchmakerError as error:
+        _fail(str(error), EXIT_ERROR)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; resume with --resume RUN_DIR", err=True)
+        raise typer.Exit(130) from None
+    _print_summary(result)
+    typer.echo(result["run_dir"])
+    if result["status"] != "complete":
+        raise typer.Exit(EXIT_STOPPED)
+
+
+@local_app.command("start")
+def local_start() -> None:
+    """Assemble the embedded model if needed and start its server in the background."""
+    from benchmaker.local.server import start_detached
+
+    try:
+        endpoint = start_detached()
+    except Exception as error:  # noqa: BLE001 - LocalModelError and OS errors alike are one line
+        _fail(str(error), EXIT_ERROR)
+    typer.echo(f"running: {endpoint.api_base} (pid {endpoint.pid})")
+
+
+@local_app.command("stop")
+def local_stop() -> None:
+    """Stop the background server started by `benchmaker local start`."""
+    from benchmaker.local.server import stop_detached
+
+    typer.echo("stopped" if stop_detached() else "not running")
+
+
+@local_app.command("status")
+def local_status() -> None:
+    """Say whether the background server is running, and where."""
+    from benchmaker.local.server import server_status
+
+    endpoint = server_status()
+    if endpoint is None:
+        typer.echo("not running")
+        raise typer.Exit(1)
+    typer.echo(f"running: {endpoint.api_base} (pid {endpoint.pid})")
+
+
+def main() -> None:
+    try:
+        app()
+    except BenchmakerError as error:  # anything a command did not catch itself
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Run configuration: pydantic models loaded from YAML, validated whole before any token is spent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from benchmaker.errors import ConfigError
+
+MAX_OPTIONS = 10
+LETTERS = "ABCDEFGHIJ"
+
+# Model names with a built-in meaning; anything else is handed to litellm as a model string.
+LOCAL_MODEL = "local"
+SCRIPTED_MODEL = "scripted"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Requirement(_Strict):
+    """What the benchmark must test, in the user's words."""
+
+    description: str = Field(min_length=1, description="Free-text assessment demand.")
+    n_options: int = Field(default=4, ge=2, le=MAX_OPTIONS, description="Options per question.")
+    n_items: int = Field(gt=0, le=100_000, description="Target number of accepted items.")
+    language: str = Field(default="English", min_length=1, description="Language of the items.")
+
+
+class ModelSpec(_Strict):
+    """One model a role uses. A bare string in YAML is shorthand for ``{model: <string>}``.
+
+    ``model`` is ``local`` (the embedded Qwen2.5-Coder-1.5B), ``scripted`` or ``scripted:<file.yaml>``
+    (the deterministic fake), or any litellm model string such as ``openai/gpt-4o-mini``.
+    """
+
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable holding the key (never the key)."
+    )
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=700, gt=0)
+    timeout_s: float = Field(default=300, gt=0)
+    response_format: Literal["auto", "json_schema", "json_object_schema", "json_object", "none"] = "auto"
+    extra: dict[str, Any] = Field(default_factory=dict, description="Extra litellm completion kwargs.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"model": value}
+        if isinstance(value, dict) and "api_key" in value:
+            raise ValueError("api_key is not accepted in config; put the key in an environment "
+                             "variable and name it in api_key_env")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.model == LOCAL_MODEL
+
+    @property
+    def is_scripted(self) -> bool:
+        return self.model == SCRIPTED_MODEL or self.model.startswith(SCRIPTED_MODEL + ":")
+
+
+class ModelRoles(_Strict):
+    """Which model plays each role. Unknown role names are rejected."""
+
+    generator: ModelSpec = ModelSpec(model=LOCAL_MODEL)
+    solver: ModelSpec = ModelSpec(model=LOCAL_MODEL)
+    judge: ModelSpec = ModelSpec(model=LOCAL_MODEL)
+    panel: tuple[ModelSpec, ...] = Field(default=(ModelSpec(model=LOCAL_MODEL),), min_length=1)
+
+    def all_specs(self) -> list[ModelSpec]:
+        return [self.generator, self.solver, self.judge, *self.panel]
+
+
+class GenerationSettings(_Strict):
+    """Bounds on the generation loop."""
+
+    max_attempts_per_item: int = Field(default=3, ge=1, le=20)
+    max_rejection_ratio: float = Field(
+        default=0.9, gt=0, le=1, description="Stop once rejected/attempted exceeds this ..."
+    )
+    min_attempts_for_ratio: int = Field(default=8, ge=1, description="... after at least this many.")
+    max_repairs: int = Field(default=2, ge=0, le=5, description="Re-asks when a reply fails its schema.")
+    temperature: float = Field(default=1.0, ge=0, le=2)
+
+
+class LLMSettings(_Strict):
+    max_retries: int = Field(default=4, ge=0, le=10, description="Retries on transient errors only.")
+    max_backoff_s: float = Field(default=60, gt=0)
+    cache: bool = True
+
+
+class Budget(_Strict):
+    """Hard caps; a run that reaches one stops cleanly and can be resumed with a larger budget."""
+
+    max_calls: int | None = Field(default=None, gt=0)
+    max_usd: float | None = Field(default=None, gt=0)
+
+
+class RunConfig(_Strict):
+    """Everything that defines a generation run."""
+
+    requirement: Requirement
+    models: ModelRoles = ModelRoles()
+    method: Literal["direct"] = "direct"
+    generation: GenerationSettings = GenerationSettings()
+    llm: LLMSettings = LLMSettings()
+    budget: Budget = Budget()
+    concurrency: int = Field(default=1, ge=1, le=64)
+    seed: int = 0
+    outputs_dir: Path = Path("outputs")
+
+    @field_validator("outputs_dir")
+    @classmethod
+    def _non_empty_path(cls, value: Path) -> Path:
+        if not str(value):
+            raise ValueError("must not be empty")
+        return value
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line naming every offending field, without echoing secrets or whole inputs."""
+    parts = []
+    for err in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(p) for p in err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts)
+
+
+def parse_config(data: Any, source: str = "config") -> RunConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid {source}: expected a mapping at the top level")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"invalid {source}: {format_validation_error(error)}") from None
+
+
+def load_config_data(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a plain dict (not yet validated)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"invalid YAML in {path}: {str(error).splitlines()[0]}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {path}: expected a mapping at the top level")
+    return data
+
+
+def load_config(path: Path) -> RunConfig:
+    return parse_config(load_config_data(path), source=f"config {path}")
+
+
+def apply_overrides(
+    data: dict[str, Any],
+    *,
+    requirement: str | None = None,
+    n_items: int | None = None,
+    model: str | None = None,
+    method: str | None = None,
+) -> dict[str, Any]:
+    """Layer command-line flags over config data; the result is validated by ``parse_config``.
+
+    ``model`` sets every role at once, panel included.
+    """
+    merged = {**data}
+    req = dict(merged.get("requirement") or {})
+    if requirement is not None:
+        req["description"] = requirement
+    if n_items is not None:
+        req["n_items"] = n_items
+    if req or "requirement" in merged:
+        merged["requirement"] = req
+    if model is not None:
+        merged["models"] = {"generator": model, "solver": model, "judge": model, "panel": [model]}
+    if method is not None:
+        merged["method"] = method
+    return merged

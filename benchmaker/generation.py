@@ -1,0 +1,194 @@
+"""The generation session: which attempts to run next, and what to do with their outcomes.
+
+The session is the resumable state of a run; whoever drives it (the Prefect flow, or a plain
+loop in tests) only asks for the next attempt numbers, runs them, and hands back the outcomes.
+Attempts are numbered; an attempt recorded as accepted or rejected is never run again, so a
+resumed run picks up exactly where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+
+from benchmaker.config import LETTERS, RunConfig
+from benchmaker.errors import BenchmakerError, BudgetExceeded
+from benchmaker.items import BenchmarkItem, Draft, Rejection, normalize_text, utc_now
+from benchmaker.methods.base import Method, attempt_seed
+from benchmaker.store import RunStore
+
+
+class StopReason(StrEnum):
+    COMPLETE = "complete"
+    BUDGET = "budget_exhausted"
+    REJECTION_RATIO = "rejection_ratio_exceeded"
+    ATTEMPTS = "attempts_exhausted"
+
+
+@dataclass(frozen=True)
+class BudgetStop:
+    """An attempt that could not run because the budget is spent (not an item failure)."""
+
+    attempt: int
+    detail: str
+
+
+Outcome = Draft | Rejection | BudgetStop | None
+"""``None``: the attempt was skipped because the run had already stopped."""
+
+
+def place_answer(draft: Draft, target: int, rng: random.Random) -> tuple[list[str], list[int]]:
+    """Put the correct choice at ``target`` and shuffle the distractors around it.
+
+    Returns the new choices and the permutation (new position -> original index).
+    """
+    original = list(draft.mcq.choices)
+    distractors = [i for i in range(len(original)) if i != draft.mcq.answer_index]
+    rng.shuffle(distractors)
+    order = distractors[:target] + [draft.mcq.answer_index] + distractors[target:]
+    return [original[i] for i in order], order
+
+
+class GenerationSession:
+    def __init__(self, config: RunConfig, store: RunStore, method: Method) -> None:
+        self.config = config
+        self.store = store
+        self.method = method
+        self._lock = threading.Lock()
+        self.items = store.items()
+        self.rejections = store.rejections()
+        self.done_attempts = {item.attempt for item in self.items} | {r.attempt for r in self.rejections}
+        self.seen_questions = {normalize_text(item.question) for item in self.items}
+        self.stop_reason: StopReason | None = None
+        self.stop_detail = ""
+
+    # -- what to run next --------------------------------------------------------------------------
+
+    @property
+    def target(self) -> int:
+        return self.config.requirement.n_items
+
+    @property
+    def max_attempts(self) -> int:
+        return self.target * self.config.generation.max_attempts_per_item
+
+    def remaining(self) -> int:
+        return max(0, self.target - len(self.items))
+
+    def next_attempts(self) -> list[int]:
+        """The lowest attempt numbers not yet recorded, one per missing item; empty once stopped.
+
+        A wave is at most a few attempts per worker, so a stop condition is seen soon after it arises.
+        """
+        with self._lock:
+            self._update_stop_reason()
+        if self.stop_reason is not None:
+            return []
+        wanted = min(self.remaining(), 4 * self.config.concurrency)
+        attempts, candidate = [], 0
+        while len(attempts) < wanted and candidate < self.max_attempts:
+            if candidate not in self.done_attempts:
+                attempts.append(candidate)
+            candidate += 1
+        return attempts
+
+    def _update_stop_reason(self) -> None:
+        if self.stop_reason is not None:
+            return
+        generation = self.config.generation
+        attempted = len(self.done_attempts)
+        if self.remaining() == 0:
+            self.stop_reason = StopReason.COMPLETE
+        elif (
+            attempted >= generation.min_attempts_for_ratio
+            and len(self.rejections) / attempted > generation.max_rejection_ratio
+        ):
+            self.stop_reason = StopReason.REJECTION_RATIO
+            self.stop_detail = (
+                f"{len(self.rejections)} of {attempted} attempts were rejected, above the configured "
+                f"limit of {generation.max_rejection_ratio:.0%}; see rejections.jsonl for the reasons"
+            )
+        elif len(self.done_attempts) >= self.max_attempts:
+            self.stop_reason = StopReason.ATTEMPTS
+            self.stop_detail = (
+                f"all {self.max_attempts} attempts used ({self.config.generation.max_attempts_per_item} per item) "
+                f"with {len(self.items)} of {self.target} items accepted"
+            )
+
+    # -- running and recording -------------------------------------------------------------------
+
+    def run_attempt(self, attempt: int) -> Outcome:
+        """Never raises for an item failure; a spent budget comes back as ``BudgetStop``."""
+        with self._lock:
+            self._update_stop_reason()
+            if self.stop_reason is not None:
+                return None
+        try:
+            return self.method.generate(attempt)
+        except BudgetExceeded as error:
+            return BudgetStop(attempt, str(error))
+        except BenchmakerError as error:
+            return Rejection(attempt=attempt, stage="generate", reason="error", detail=str(error)[:500])
+
+    def record(self, outcome: Outcome) -> BenchmarkItem | Rejection | None:
+        """Persist one outcome; drafts become items unless they duplicate an accepted question."""
+        if outcome is None:
+            return None
+        with self._lock:
+            if isinstance(outcome, BudgetStop):
+                self.stop_reason = StopReason.BUDGET
+                self.stop_detail = outcome.detail
+                return None
+            if outcome.attempt in self.done_attempts:
+                return None
+            if isinstance(outcome, Draft):
+                return self._accept_or_reject(outcome)
+            self._reject(outcome)
+            return outcome
+
+    def _reject(self, rejection: Rejection) -> None:
+        self.store.append_rejection(rejection)
+        self.rejections.append(rejection)
+        self.done_attempts.add(rejection.attempt)
+
+    def _accept_or_reject(self, draft: Draft) -> BenchmarkItem | Rejection | None:
+        attempt = draft.attempt
+        key = normalize_text(draft.mcq.question)
+        if key in self.seen_questions:
+            rejection = Rejection(attempt=attempt, stage="deduplicate", reason="duplicate_question",
+                                  detail=draft.mcq.question[:200])
+            self._reject(rejection)
+            return rejection
+        item = self._build_item(draft, attempt)
+        self.store.append_item(item)
+        self.items.append(item)
+        self.seen_questions.add(key)
+        self.done_attempts.add(attempt)
+        return item
+
+    def _build_item(self, draft: Draft, attempt: int) -> BenchmarkItem:
+        """Balance answer positions: the key goes to the least-used position so far (seeded ties)."""
+        n = self.config.requirement.n_options
+        counts = Counter(item.answer_index for item in self.items)
+        fewest = min(counts.get(i, 0) for i in range(n))
+        rng = random.Random(attempt_seed(self.config.seed, attempt, "shuffle"))
+        target = rng.choice([i for i in range(n) if counts.get(i, 0) == fewest])
+        choices, order = place_answer(draft, target, rng)
+        return BenchmarkItem(
+            id=draft.mcq.content_id(),
+            question=draft.mcq.question,
+            choices=choices,
+            answer=LETTERS[target],
+            answer_index=target,
+            metadata={
+                **draft.metadata,
+                "attempt": attempt,
+                "method": self.method.name,
+                "original_answer_index": draft.mcq.answer_index,
+                "choice_order": order,
+                "created_at": utc_now(),
+            },
+        )

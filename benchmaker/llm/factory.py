@@ -1,0 +1,142 @@
+"""Builds the client stack for each model role: record -> cache -> budget -> retry -> provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from benchmaker.config import LLMSettings, ModelSpec
+from benchmaker.errors import ConfigError
+from benchmaker.items import CallRecord
+from benchmaker.llm.cache import CachingClient
+from benchmaker.llm.litellm_client import LiteLLMClient
+from benchmaker.llm.meter import BudgetedClient, Meter, RecordingClient
+from benchmaker.llm.retry import RetryingClient
+from benchmaker.llm.scripted import scripted_from_model_name
+from benchmaker.llm.structured import StructuredResult, complete_structured
+from benchmaker.llm.types import Completion, LLMClient, LLMRequest, Message
+
+# The embedded model is served under this alias; the key is a placeholder llama.cpp ignores.
+T = TypeVar("T", bound=BaseModel)
+
+LOCAL_ALIAS = "local"
+LOCAL_PLACEHOLDER_KEY = "no-key-needed"
+
+
+def provider_client(spec: ModelSpec, *, local_api_base: str | None, script_dir: Path | None) -> tuple[LLMClient, str]:
+    """The bare client for a spec, and the identity its cache entries are keyed under."""
+    if spec.is_scripted:
+        return scripted_from_model_name(spec.model, script_dir), spec.model
+    if spec.is_local:
+        if local_api_base is None:
+            raise ConfigError("model 'local' needs the embedded model server; it was not started")
+        from benchmaker.local.model_file import MODEL_SHA256
+
+        client = LiteLLMClient(
+            litellm_model=f"openai/{LOCAL_ALIAS}",
+            api_base=local_api_base,
+            api_key=LOCAL_PLACEHOLDER_KEY,
+            response_format_mode="json_object_schema" if spec.response_format == "auto" else spec.response_format,
+            timeout_s=spec.timeout_s,
+            native_n=False,  # llama.cpp's server returns a single choice whatever n is
+            free=True,
+            extra=spec.extra,
+        )
+        # Keyed by the model file, not the port, so a restarted server still hits the cache.
+        return client, f"local:{MODEL_SHA256[:16]}"
+    api_key = None
+    if spec.api_key_env:
+        api_key = os.environ.get(spec.api_key_env)
+        if not api_key:
+            raise ConfigError(f"environment variable {spec.api_key_env} (api_key_env of {spec.model}) is not set")
+    mode = spec.response_format
+    if mode == "auto":
+        mode = "json_schema" if _supports_schema(spec.model) else "json_object"
+    client = LiteLLMClient(
+        litellm_model=spec.model,
+        api_base=spec.api_base,
+        api_key=api_key,
+        response_format_mode=mode,
+        timeout_s=spec.timeout_s,
+        extra=spec.extra,
+    )
+    return client, f"{spec.model}@{spec.api_base or ''}"
+
+
+def _supports_schema(model: str) -> bool:
+    import litellm
+
+    try:
+        return bool(litellm.supports_response_schema(model=model))
+    except Exception:  # noqa: BLE001 - unknown to litellm's map: use the portable mode
+        return False
+
+
+@dataclass
+class RoleModel:
+    """A model bound to a role: methods call this, never a provider directly."""
+
+    role: str
+    spec: ModelSpec
+    client: LLMClient
+
+    def request(
+        self,
+        messages: tuple[Message, ...],
+        *,
+        prompt_id: str,
+        temperature: float | None = None,
+        n: int = 1,
+        seed: int | None = None,
+        schema: dict[str, Any] | None = None,
+        sample_key: str = "",
+        attempt: int | None = None,
+    ) -> LLMRequest:
+        return LLMRequest(
+            model=self.spec.model,
+            messages=messages,
+            temperature=self.spec.temperature if self.spec.temperature is not None else temperature,
+            max_tokens=self.spec.max_tokens,
+            n=n,
+            seed=seed,
+            response_schema=schema,
+            sample_key=sample_key,
+            prompt_id=prompt_id,
+            role=self.role,
+            attempt=attempt,
+        )
+
+    def complete(self, request: LLMRequest) -> Completion:
+        return self.client.complete(request)
+
+    def complete_structured(self, request: LLMRequest, model: type[T], max_repairs: int) -> StructuredResult[T]:
+        return complete_structured(self.client, request, model, max_repairs)
+
+
+def build_role_model(
+    role: str,
+    spec: ModelSpec,
+    *,
+    settings: LLMSettings,
+    meter: Meter,
+    sink: Callable[[CallRecord], None] | None,
+    cache_dir: Path | None,
+    local_api_base: str | None = None,
+    script_dir: Path | None = None,
+    provider: LLMClient | None = None,
+) -> RoleModel:
+    """``provider`` replaces the client the spec would select (custom clients, tests)."""
+    if provider is not None:
+        client, identity = provider, spec.model
+    else:
+        client, identity = provider_client(spec, local_api_base=local_api_base, script_dir=script_dir)
+    client = RetryingClient(client, max_retries=settings.max_retries, max_backoff_s=settings.max_backoff_s)
+    client = BudgetedClient(client, meter)
+    if settings.cache and cache_dir is not None:
+        client = CachingClient(client, cache_dir, endpoint_identity=identity)
+    return RoleModel(role=role, spec=spec, client=RecordingClient(client, meter, sink))

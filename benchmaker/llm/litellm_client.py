@@ -1,0 +1,184 @@
+"""The real client: any provider litellm knows, or any OpenAI-compatible ``api_base``."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from typing import Any
+
+from benchmaker.errors import LLMPermanentError, LLMTransientError
+from benchmaker.llm.types import Completion, LLMRequest, Usage
+
+# Offline machines cannot fetch litellm's price map; the copy bundled with litellm is used instead.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+ResponseFormatMode = str  # "json_schema" | "json_object_schema" | "json_object" | "none"
+
+
+def build_response_format(mode: ResponseFormatMode, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ``response_format`` argument for a schema, in the dialect the endpoint understands.
+
+    llama.cpp's server takes ``json_object`` plus ``schema`` and answers 500 to ``json_schema``.
+    """
+    if schema is None or mode == "none":
+        return None
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "response", "schema": schema, "strict": False}}
+    if mode == "json_object_schema":
+        return {"type": "json_object", "schema": schema}
+    if mode == "json_object":
+        return {"type": "json_object"}
+    raise ValueError(f"unknown response format mode {mode!r}")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _retry_after_of(error: Exception) -> float | None:
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        headers = getattr(error, "litellm_response_headers", None)
+    if headers is None:
+        return None
+    try:
+        return parse_retry_after(headers.get("retry-after"))
+    except AttributeError:
+        return None
+
+
+def classify_error(error: Exception) -> Exception:
+    """Map a litellm/openai exception to transient (retry) or permanent (do not)."""
+    import litellm
+
+    transient = (
+        litellm.exceptions.RateLimitError,
+        litellm.exceptions.Timeout,
+        litellm.exceptions.APIConnectionError,
+        litellm.exceptions.ServiceUnavailableError,
+        litellm.exceptions.InternalServerError,
+    )
+    bad_gateway = getattr(litellm.exceptions, "BadGatewayError", None)
+    if bad_gateway is not None:
+        transient = (*transient, bad_gateway)
+    message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+    if isinstance(error, transient):
+        return LLMTransientError(message, retry_after=_retry_after_of(error))
+    return LLMPermanentError(message)
+
+
+class LiteLLMClient:
+    """Calls ``litellm.completion``; never retries by itself and never falls back to another provider."""
+
+    def __init__(
+        self,
+        *,
+        litellm_model: str,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        response_format_mode: ResponseFormatMode = "json_object",
+        timeout_s: float = 300,
+        native_n: bool = True,
+        free: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.litellm_model = litellm_model
+        self.api_base = api_base
+        self.api_key = api_key
+        self.response_format_mode = response_format_mode
+        self.timeout_s = timeout_s
+        self.native_n = native_n
+        self.free = free
+        self.extra = dict(extra or {})
+
+    def build_kwargs(self, request: LLMRequest, n: int) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.litellm_model,
+            "messages": [m.model_dump() for m in request.messages],
+            "timeout": self.timeout_s,
+            "num_retries": 0,
+            **self.extra,
+        }
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if n > 1:
+            kwargs["n"] = n
+        response_format = build_response_format(self.response_format_mode, request.response_schema)
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        return kwargs
+
+    def _cost(self, response: Any) -> tuple[float, bool]:
+        if self.free:
+            return 0.0, True
+        import litellm
+
+        try:
+            return float(litellm.completion_cost(completion_response=response)), True
+        except Exception:  # noqa: BLE001 - an unpriced model is not an error, just an unknown cost
+            return 0.0, False
+
+    def _one_call(self, request: LLMRequest, n: int) -> tuple[list[str], list[str], Usage]:
+        import litellm
+
+        try:
+            response = litellm.completion(**self.build_kwargs(request, n))
+        except Exception as error:  # noqa: BLE001 - every provider error is classified below
+            raise classify_error(error) from None
+        texts = [(choice.message.content or "") for choice in response.choices]
+        reasons = [str(choice.finish_reason or "") for choice in response.choices]
+        usage = getattr(response, "usage", None)
+        cost, known = self._cost(response)
+        return texts, reasons, Usage(
+            input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=cost,
+            cost_known=known,
+        )
+
+    def complete(self, request: LLMRequest) -> Completion:
+        started = time.monotonic()
+        calls = [request.n] if (self.native_n or request.n == 1) else [1] * request.n
+        texts: list[str] = []
+        reasons: list[str] = []
+        totals = Usage()
+        for n in calls:
+            got, why, usage = self._one_call(request, n)
+            texts += got
+            reasons += why
+            totals = Usage(
+                input_tokens=totals.input_tokens + usage.input_tokens,
+                output_tokens=totals.output_tokens + usage.output_tokens,
+                cost_usd=totals.cost_usd + usage.cost_usd,
+                cost_known=totals.cost_known and usage.cost_known,
+            )
+        if len(texts) != request.n:
+            raise LLMPermanentError(f"{self.litellm_model} returned {len(texts)} completions, expected {request.n}")
+        return Completion(
+            texts=tuple(texts),
+            finish_reasons=tuple(reasons),
+            usage=totals,
+            latency_s=time.monotonic() - started,
+        )

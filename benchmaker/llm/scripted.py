@@ -1,0 +1,149 @@
+"""A deterministic scripted fake behind the same seam, selectable by config as ``scripted``.
+
+Without a script it answers the prompts it knows with valid, correct, deterministic replies
+derived from the request hash. A script (``scripted:<file.yaml>``) queues replies per prompt id,
+consumed in order before the built-in answers; an entry may also be an error to raise::
+
+    responses:
+      direct.generate_mcq:
+        - 'not json'                        # a reply text
+        - {error: transient, retry_after: 0}  # raise LLMTransientError
+        - {error: permanent}                # raise LLMPermanentError
+    usd_per_call: 0.001                      # fake price, for budget tests
+    delay_s: 0.2                             # really sleep per call, for kill-and-resume tests
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from benchmaker.errors import ConfigError, LLMPermanentError, LLMTransientError, ScriptExhaustedError
+from benchmaker.llm.types import Completion, LLMRequest, Usage
+
+
+class ScriptedError(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error: str = Field(pattern=r"^(transient|permanent)$")
+    retry_after: float | None = None
+
+
+class Script(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    responses: dict[str, list[str | ScriptedError]] = Field(default_factory=dict)
+    usd_per_call: float = Field(default=0.0, ge=0)
+    delay_s: float = Field(default=0.0, ge=0, le=60)
+
+
+def load_script(path: Path) -> Script:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Script.model_validate(data)
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        raise ConfigError(f"invalid script {path}: {str(error).splitlines()[0]}") from None
+
+
+def _rng_ints(request: LLMRequest, count: int) -> list[int]:
+    digest = hashlib.sha256(request.content_hash().encode()).digest()
+    return [int.from_bytes(digest[2 * i : 2 * i + 2], "big") for i in range(count)]
+
+
+def _option_count(request: LLMRequest) -> int:
+    try:
+        return int(request.response_schema["properties"]["choices"]["minItems"])  # type: ignore[index]
+    except (TypeError, KeyError):
+        return 4
+
+
+def builtin_mcq(request: LLMRequest) -> str:
+    """A correct arithmetic MCQ whose numbers come from the request hash."""
+    n = _option_count(request)
+    r = _rng_ints(request, 4)
+    a, b = 10 + r[0] % 90, 10 + r[1] % 90
+    value = a * b
+    position = r[2] % n
+    offsets = [k for k in range(-n, n + 1) if k != 0][: n - 1]
+    distractors = [value + 10 * k + (r[3] % 7) for k in offsets]
+    choices = distractors[:position] + [value] + distractors[position:]
+    return json.dumps(
+        {
+            "question": f"What is {a} multiplied by {b}?",
+            "choices": [str(c) for c in choices],
+            "explanation": f"{a} x {b} = {value}.",
+            "answer": "ABCDEFGHIJ"[position],
+        }
+    )
+
+
+BUILTIN: dict[str, Callable[[LLMRequest], str]] = {"direct.generate_mcq": builtin_mcq}
+
+
+class ScriptedLLM:
+    """Thread-safe; with concurrency 1 the whole run is reproducible call for call."""
+
+    def __init__(self, script: Script | None = None) -> None:
+        self.script = script or Script()
+        self._cursor: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self.requests: list[LLMRequest] = []
+
+    def _next_scripted(self, prompt_id: str) -> str | ScriptedError | None:
+        queue = self.script.responses.get(prompt_id, [])
+        with self._lock:
+            index = self._cursor[prompt_id]
+            self._cursor[prompt_id] += 1
+        return queue[index] if index < len(queue) else None
+
+    def _one(self, request: LLMRequest, index: int) -> str:
+        entry = self._next_scripted(request.prompt_id)
+        if isinstance(entry, ScriptedError):
+            if entry.error == "transient":
+                raise LLMTransientError("scripted transient error", retry_after=entry.retry_after)
+            raise LLMPermanentError("scripted permanent error")
+        if entry is not None:
+            return entry
+        builtin = BUILTIN.get(request.prompt_id)
+        if builtin is None:
+            raise ScriptExhaustedError(f"scripted model has no reply for prompt {request.prompt_id!r}")
+        variant = request.model_copy(update={"sample_key": f"{request.sample_key}#{index}"}) if index else request
+        return builtin(variant)
+
+    def complete(self, request: LLMRequest) -> Completion:
+        with self._lock:
+            self.requests.append(request)
+        if self.script.delay_s:
+            time.sleep(self.script.delay_s)
+        texts = tuple(self._one(request, i) for i in range(request.n))
+        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        return Completion(
+            texts=texts,
+            finish_reasons=("stop",) * request.n,
+            usage=Usage(
+                input_tokens=prompt_words,
+                output_tokens=sum(len(t.split()) for t in texts),
+                cost_usd=self.script.usd_per_call,
+            ),
+            latency_s=self.script.delay_s,
+        )
+
+
+def scripted_from_model_name(model: str, base_dir: Path | None = None) -> ScriptedLLM:
+    """``scripted`` or ``scripted:<path>`` (relative paths resolve against ``base_dir``)."""
+    _, _, path = model.partition(":")
+    if not path:
+        return ScriptedLLM()
+    script_path = Path(path)
+    if not script_path.is_absolute() and base_dir is not None:
+        script_path = base_dir / script_path
+    return ScriptedLLM(load_script(script_path))
+

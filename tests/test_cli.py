@@ -1,0 +1,124 @@
+"""The command line: one-line errors for bad configs, and real runs through the Prefect flow."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from benchmaker.cli import app
+from tests.conftest import REPO, write_config
+
+runner = CliRunner()
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmaker.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env={**os.environ})
+
+
+@pytest.mark.parametrize(
+    ("requirement", "extra", "field"),
+    [
+        ({"description": "x", "n_items": 2}, {"surprise": 1}, "surprise: unknown key"),
+        ({"description": "", "n_items": 2}, {}, "requirement.description"),
+        ({"description": "x", "n_items": 2, "n_options": 1}, {}, "requirement.n_options"),
+        ({"description": "x", "n_items": 0}, {}, "requirement.n_items"),
+        ({"description": "x", "n_items": 2}, {"models": {"grader": "local"}}, "models.grader: unknown key"),
+    ],
+)
+def test_bad_configs_fail_in_one_line_without_traceback(tmp_path, requirement, extra, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"requirement": requirement, **extra}))
+    for command in (["validate", str(path)], ["run", str(path), "--quiet"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: invalid config") and field in lines[0]
+        assert "Traceback" not in result.output
+
+
+def test_validate_accepts_the_examples():
+    for path in sorted((REPO / "examples").glob("*.yaml")):
+        result = runner.invoke(app, ["validate", str(path)])
+        assert result.exit_code == 0 and result.stdout.startswith("ok:"), result.output
+
+
+def test_flags_are_validated_too():
+    result = runner.invoke(app, ["run", "--requirement", "x", "--n", "0", "-q"])
+    assert result.exit_code == 2 and "requirement.n_items" in result.stderr
+    result = runner.invoke(app, ["run", "-q"])
+    assert result.exit_code == 2 and "--requirement" in result.stderr
+
+
+def test_resume_refuses_new_config_flags(tmp_path):
+    result = runner.invoke(app, ["run", "--resume", str(tmp_path), "--n", "3"])
+    assert result.exit_code == 2 and "own stored config" in result.stderr
+
+
+def _items(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "benchmark.jsonl").read_text().splitlines()]
+
+
+def _calls(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "llm_calls.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.prefect
+def test_run_then_resume_makes_no_new_calls(tmp_path):
+    config = write_config(tmp_path)
+    first = cli("run", str(config), "--quiet")
+    assert first.returncode == 0, first.stderr
+    run_dir = Path(first.stdout.strip().splitlines()[-1])
+    assert len(_items(run_dir)) == 4
+    assert "answer letters" in first.stdout
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["stages"]["generate"]["status"] == "complete"
+    assert manifest["prompt_versions"]["direct.generate_mcq"].startswith("direct.generate_mcq@1#")
+    calls_before = len(_calls(run_dir))
+
+    again = cli("run", "--resume", str(run_dir), "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == str(run_dir)
+    assert len(_calls(run_dir)) == calls_before
+    assert len(_items(run_dir)) == 4
+
+
+@pytest.mark.prefect
+def test_sigkill_mid_generation_then_resume_loses_and_duplicates_nothing(tmp_path):
+    script = tmp_path / "slow.yaml"
+    script.write_text("delay_s: 0.4\n")
+    config = write_config(tmp_path, requirement={"description": "Slow multiplication.", "n_items": 12},
+                          models={"generator": f"scripted:{script}"})
+    process = subprocess.Popen([sys.executable, "-m", "benchmaker.cli", "run", str(config), "--quiet"],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    runs = tmp_path / "outputs" / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = list(runs.glob("*/benchmark.jsonl")) if runs.exists() else []
+        if found and len(found[0].read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.1)
+    # the whole process group: the run and the temporary Prefect server it started
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    run_dir = found[0].parent
+    done_before = len(_items(run_dir))
+    assert 4 <= done_before < 12, "the kill must land mid-generation"
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"
+
+    resumed = cli("run", "--resume", str(run_dir), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    items = _items(run_dir)
+    assert len(items) == 12
+    assert len({item["id"] for item in items}) == 12
+    assert sorted(item["metadata"]["attempt"] for item in items) == list(range(12))
+    paid = [call["request_hash"] for call in _calls(run_dir) if not call["cached"]]
+    assert len(paid) == len(set(paid)), "no finished call is paid twice"
