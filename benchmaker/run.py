@@ -108,10 +108,6 @@ def resume_run(run_dir: Path, *, budget: Budget | None = None, concurrency: int 
     return open_run(config, store, **kwargs)
 
 
-class RunSummary(dict):
-    """Plain data describing a finished (or stopped) run; also stored in the manifest."""
-
-
 def answer_balance(items: list[Any], n_options: int) -> dict[str, Any]:
     counts = Counter(item.answer for item in items)
     observed = [counts.get(letter, 0) for letter in LETTERS[:n_options]]
@@ -122,14 +118,15 @@ def answer_balance(items: list[Any], n_options: int) -> dict[str, Any]:
     return result
 
 
-def finish_run(run: Run) -> RunSummary:
+def finish_run(run: Run) -> dict[str, Any]:
+    """Close the run: status, counts, answer balance and usage go into the manifest and are returned."""
     session = run.session
     items = session.items
     usage: UsageTotals = run.meter.snapshot()
     reasons = Counter(r.reason for r in session.rejections)
     attempts = len(session.done_attempts)
     stop = session.stop_reason or StopReason.COMPLETE
-    summary = RunSummary(
+    summary: dict[str, Any] = dict(
         status="complete" if stop == StopReason.COMPLETE else "stopped",
         stop_reason=str(stop),
         stop_detail=session.stop_detail,
@@ -150,7 +147,7 @@ def finish_run(run: Run) -> RunSummary:
             "cost_usd": round(usage.cost_usd / len(items), 6),
         }
     manifest = run.store.manifest()
-    manifest.update(status=summary["status"], summary=dict(summary))
+    manifest.update(status=summary["status"], summary=summary)
     manifest.setdefault("stages", {}).setdefault("generate", {}).update(
         status=summary["status"], accepted=len(items), rejected=len(session.rejections), attempts=attempts
     )

@@ -13,7 +13,6 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,14 +66,48 @@ def _slug(text: str, words: int = 5) -> str:
     return "-".join(tokens) or "benchmark"
 
 
+class JsonlFile:
+    """An append-only JSONL file of pydantic records, safe for threads and for kills."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        drop_partial_last_line(path)
+
+    def append(self, record: BaseModel) -> None:
+        line = (record.model_dump_json() + "\n").encode()
+        with self._lock:
+            # One write of one whole line on an O_APPEND descriptor, then fsync: a kill leaves
+            # either the whole record or a partial last line that the next open drops.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def read(self, model: type[M]) -> list[M]:
+        if not self.path.exists():
+            return []
+        records = []
+        with self.path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(model.model_validate_json(line))
+                except ValidationError as error:
+                    raise StoreError(f"{self.path}:{number}: corrupt record: {error.errors()[0]['msg']}") from None
+        return records
+
+
 class RunStore:
     """Owns every file of one run directory."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self._lock = threading.Lock()
-        for name in (BENCHMARK, REJECTIONS, LLM_CALLS):
-            drop_partial_last_line(run_dir / name)
+        self._files = {name: JsonlFile(run_dir / name) for name in (BENCHMARK, REJECTIONS, LLM_CALLS)}
 
     # -- creation and opening -------------------------------------------------------------------
 
@@ -135,48 +168,23 @@ class RunStore:
 
     # -- append-only records ----------------------------------------------------------------------
 
-    def _append(self, name: str, record: BaseModel) -> None:
-        line = (record.model_dump_json() + "\n").encode()
-        with self._lock:
-            # One write of one whole line on an O_APPEND descriptor, then fsync: a kill leaves
-            # either the whole record or a partial last line that the next open drops.
-            fd = os.open(self.run_dir / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def _read(self, name: str, model: type[M]) -> Iterator[M]:
-        path = self.run_dir / name
-        if not path.exists():
-            return
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield model.model_validate_json(line)
-                except ValidationError as error:
-                    raise StoreError(f"{path}:{number}: corrupt record: {error.errors()[0]['msg']}") from None
-
     def append_item(self, item: BenchmarkItem) -> None:
-        self._append(BENCHMARK, item)
+        self._files[BENCHMARK].append(item)
 
     def append_rejection(self, rejection: Rejection) -> None:
-        self._append(REJECTIONS, rejection)
+        self._files[REJECTIONS].append(rejection)
 
     def append_call(self, record: CallRecord) -> None:
-        self._append(LLM_CALLS, record)
+        self._files[LLM_CALLS].append(record)
 
     def items(self) -> list[BenchmarkItem]:
-        return list(self._read(BENCHMARK, BenchmarkItem))
+        return self._files[BENCHMARK].read(BenchmarkItem)
 
     def rejections(self) -> list[Rejection]:
-        return list(self._read(REJECTIONS, Rejection))
+        return self._files[REJECTIONS].read(Rejection)
 
     def calls(self) -> list[CallRecord]:
-        return list(self._read(LLM_CALLS, CallRecord))
+        return self._files[LLM_CALLS].read(CallRecord)
 
     @property
     def cache_dir(self) -> Path:

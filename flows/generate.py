@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +15,11 @@ from tqdm import tqdm
 
 from benchmaker.config import Budget, RunConfig, parse_config
 from benchmaker.generation import GenerationSession, Outcome
+from benchmaker.items import BenchmarkItem
 from benchmaker.methods import needs_local_model
 from benchmaker.run import Run, finish_run, mark_interrupted, resume_run, start_run
 from benchmaker.store import RunStore
-
-
-@contextlib.contextmanager
-def _model_endpoint(config: RunConfig) -> Iterator[str | None]:
-    """Start the embedded model for the duration of the run when a role uses it."""
-    if not needs_local_model(config):
-        yield None
-        return
-    from benchmaker.local.server import local_model
-
-    with local_model() as endpoint:
-        yield endpoint.api_base
+from flows._local import local_endpoint
 
 
 # The session is an in-process object shared by the thread pool; our own cache does the caching.
@@ -54,7 +42,7 @@ def _drive(run: Run, show_progress: bool) -> None:
             futures = generate_attempt.map(unmapped(session), attempts)
             for future in as_completed(futures):
                 recorded = session.record(future.result())
-                if recorded is not None and hasattr(recorded, "answer"):
+                if isinstance(recorded, BenchmarkItem):
                     bar.update(1)
                 bar.set_postfix(rejected=len(session.rejections), calls=run.meter.snapshot().calls)
 
@@ -73,7 +61,7 @@ def generate_benchmark(
         config = RunStore.open(Path(resume_dir)).config()
     else:
         config = parse_config(config_data)
-    with _model_endpoint(config) as api_base:
+    with local_endpoint(needs_local_model(config)) as api_base:
         options = {"local_api_base": api_base, "script_dir": Path(script_dir) if script_dir else None}
         if resume_dir is not None:
             run = resume_run(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,6 +70,27 @@ def test_missing_marker_triggers_reassembly(parts: list[Path], tmp_path: Path) -
     dest = tmp_path / "model.gguf"
     dest.write_bytes(b"x" * len(JOINED))  # right size, but never verified
     ensure_assembled(dest, lambda: parts, len(JOINED), JOINED_SHA)
+    assert dest.read_bytes() == JOINED
+
+
+def test_concurrent_callers_assemble_once(parts: list[Path], tmp_path: Path) -> None:
+    dest = tmp_path / "model.gguf"
+    calls: list[int] = []
+
+    def slow_locate() -> Sequence[Path]:
+        calls.append(1)
+        time.sleep(0.3)  # keep the lock held while the other caller arrives
+        return parts
+
+    def worker() -> None:
+        ensure_assembled(dest, slow_locate, len(JOINED), JOINED_SHA)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
     assert dest.read_bytes() == JOINED
 
 

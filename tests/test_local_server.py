@@ -6,12 +6,14 @@ and log in tmp_path so a user's own detached server is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -19,11 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmaker.local.errors import LocalModelError
 from benchmaker.local.model_file import ensure_model_file
 from benchmaker.local.server import (
     LocalModelServer,
     local_model,
     pid_alive,
+    probe,
     server_status,
     stop_detached,
 )
@@ -37,9 +41,9 @@ def model() -> Path:
     return ensure_model_file()
 
 
-def _models(api_base: str) -> dict:
+def _model_ids(api_base: str) -> list[str]:
     with _NO_PROXY.open(f"{api_base}/models", timeout=10) as resp:
-        return json.load(resp)
+        return [str(entry["id"]) for entry in json.load(resp)["data"]]
 
 
 def _wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -52,14 +56,39 @@ def _wait_until(check: Callable[[], bool], timeout: float) -> bool:
 
 
 def _kill_quietly(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+
+
+def _generate_in_background(api_base: str, max_tokens: int) -> threading.Thread:
+    """Keep the server busy; it serves one request at a time."""
+    body = {
+        "model": "local",
+        "messages": [{"role": "user", "content": "Write a long, commented merge sort in Python."}],
+        "max_tokens": max_tokens,
+    }
+    request = urllib.request.Request(
+        f"{api_base}/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    def run() -> None:
+        try:
+            with _NO_PROXY.open(request, timeout=600) as resp:
+                resp.read()
+        except OSError:
+            pass  # the server may be killed mid-request; that's the point
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(1.5)  # let the request reach the model
+    return thread
 
 
 def _run_helper(code: str, *args: str) -> subprocess.Popen[str]:
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    python_path = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, python_path))}
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         stdout=subprocess.PIPE,
@@ -74,8 +103,7 @@ def test_local_model_serves_and_stops(model: Path, tmp_path: Path) -> None:
     with local_model(tmp_path, model_path=model) as endpoint:
         print(f"server startup: {time.monotonic() - started:.1f}s")
         assert endpoint.api_base == f"http://127.0.0.1:{endpoint.port}/v1"
-        ids = [m["id"] for m in _models(endpoint.api_base)["data"]]
-        assert ids == ["local"]
+        assert _model_ids(endpoint.api_base) == ["local"]
         assert pid_alive(endpoint.pid)
         assert not (tmp_path / "server.json").exists()  # attached servers aren't recorded
     assert not pid_alive(endpoint.pid)
@@ -89,18 +117,20 @@ def test_server_dies_with_its_parent_on_sigkill(model: Path, tmp_path: Path) -> 
         from pathlib import Path
         from benchmaker.local.server import LocalModelServer
         endpoint = LocalModelServer(Path(sys.argv[1]), model_path=Path(sys.argv[2])).start()
-        print(endpoint.pid, flush=True)
+        print(endpoint.pid, endpoint.api_base, flush=True)
         time.sleep(600)
         """,
         str(tmp_path),
         str(model),
     )
     assert helper.stdout is not None
-    line = helper.stdout.readline()
-    assert line.strip().isdigit(), f"helper failed to start the server (exit {helper.poll()})"
-    server_pid = int(line)
+    words = helper.stdout.readline().split()
+    assert len(words) == 2, f"helper failed to start the server (exit {helper.poll()})"
+    server_pid, api_base = int(words[0]), words[1]
     try:
         assert pid_alive(server_pid)
+        # Busy, so a graceful shutdown would wait for the whole generation.
+        _generate_in_background(api_base, max_tokens=2000)
         helper.send_signal(signal.SIGKILL)  # no cleanup code can run in the parent
         helper.wait(10)
         assert _wait_until(lambda: not pid_alive(server_pid), 15), "server outlived its parent"
@@ -110,17 +140,25 @@ def test_server_dies_with_its_parent_on_sigkill(model: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.local_model
+def _link_model_into(cache_dir: Path, model: Path) -> None:
+    """Make cache_dir look like it holds the verified model, without copying 1 GB."""
+    models = cache_dir / "models"
+    models.mkdir(parents=True)
+    (models / model.name).symlink_to(model)
+    marker = model.with_name(model.name + ".sha256")
+    (models / marker.name).write_text(marker.read_text())
+
+
 def test_detached_server_outlives_launcher_and_is_reused(model: Path, tmp_path: Path) -> None:
-    launcher = _run_helper(
+    _link_model_into(tmp_path, model)
+    launcher = _run_helper(  # what `benchmaker local start` does
         """
         import sys
         from pathlib import Path
-        from benchmaker.local.server import LocalModelServer
-        server = LocalModelServer(Path(sys.argv[1]), model_path=Path(sys.argv[2]))
-        print(server.start(detached=True).pid, flush=True)
+        from benchmaker.local.server import start_detached
+        print(start_detached(Path(sys.argv[1])).pid, flush=True)
         """,
         str(tmp_path),
-        str(model),
     )
     out, _ = launcher.communicate(timeout=240)
     assert launcher.returncode == 0
@@ -135,6 +173,13 @@ def test_detached_server_outlives_launcher_and_is_reused(model: Path, tmp_path: 
             assert endpoint == status
         assert pid_alive(server_pid)
 
+        # /v1/models blocks while a completion runs; busy must still count as up.
+        _generate_in_background(status.api_base, max_tokens=100)
+        assert server_status(tmp_path) == status
+        assert probe(status.api_base, timeout=0.5) == "busy"  # proves it was busy above
+
+        # Stopping mid-generation: SIGTERM waits for the request, so this may take
+        # the SIGKILL fallback (STOP_GRACE_SECONDS), but must always succeed.
         assert stop_detached(tmp_path) is True
         assert not pid_alive(server_pid)
         assert not (tmp_path / "server.json").exists()
@@ -142,6 +187,16 @@ def test_detached_server_outlives_launcher_and_is_reused(model: Path, tmp_path: 
         assert stop_detached(tmp_path) is False
     finally:
         _kill_quietly(server_pid)
+
+
+@pytest.mark.local_model
+def test_startup_failure_reports_log_tail(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf file")
+    server = LocalModelServer(tmp_path, model_path=bogus)
+    with pytest.raises(LocalModelError, match="exited with code .*Failed to load model"):
+        server.start(startup_timeout=60)
+    assert server.endpoint is None
 
 
 # Needs no model: runs in the default (fast) test selection too.

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -43,6 +43,7 @@ class Script(BaseModel):
     responses: dict[str, list[str | ScriptedError]] = Field(default_factory=dict)
     usd_per_call: float = Field(default=0.0, ge=0)
     delay_s: float = Field(default=0.0, ge=0, le=60)
+    skill: float = Field(default=1.0, ge=0, le=1, description="As an examinee: chance of a right answer.")
 
 
 def load_script(path: Path) -> Script:
@@ -85,7 +86,47 @@ def builtin_mcq(request: LLMRequest) -> str:
     )
 
 
-BUILTIN: dict[str, Callable[[LLMRequest], str]] = {"direct.generate_mcq": builtin_mcq}
+_PRODUCT = re.compile(r"What is (\d+) multiplied by (\d+)\?")
+_CHOICE_LINE = re.compile(r"^([A-J])\. (.*)$", re.MULTILINE)
+
+
+def _user_text(request: LLMRequest) -> str:
+    return "\n".join(m.content for m in request.messages if m.role == "user")
+
+
+def _known_key(text: str) -> str | None:
+    """The correct letter of a built-in multiplication question, computed from the question itself."""
+    product = _PRODUCT.search(text)
+    if not product:
+        return None
+    value = str(int(product.group(1)) * int(product.group(2)))
+    return next((letter for letter, choice in _CHOICE_LINE.findall(text) if choice.strip() == value), None)
+
+
+def builtin_answer(request: LLMRequest, skill: float) -> str:
+    """An examinee that knows multiplication and answers right with probability ``skill``."""
+    text = _user_text(request)
+    letters = [letter for letter, _ in _CHOICE_LINE.findall(text)] or ["A"]
+    r = _rng_ints(request, 2)
+    key = _known_key(text)
+    if key is not None and (r[0] % 1000) / 1000 < skill:
+        return json.dumps({"answer": key})
+    wrong = [letter for letter in letters if letter != key] or letters
+    return json.dumps({"answer": wrong[r[1] % len(wrong)]})
+
+
+def builtin_verdict(request: LLMRequest) -> str:
+    """A judge: right keys of multiplication questions get 2, everything else a hash-chosen verdict."""
+    text = _user_text(request)
+    r = _rng_ints(request, 2)
+    key = _known_key(text)
+    keyed = re.search(r"(?:The answer is|Keyed answer:) ([A-J])", text)
+    if key is not None and keyed is not None:
+        judgement = 2 if keyed.group(1) == key else 0
+    else:
+        judgement = r[0] % 3
+    analysis = " ".join(["checked"] * (5 + r[1] % 40))
+    return json.dumps({"analysis": analysis, "judgement": judgement})
 
 
 class ScriptedLLM:
@@ -112,11 +153,14 @@ class ScriptedLLM:
             raise LLMPermanentError("scripted permanent error")
         if entry is not None:
             return entry
-        builtin = BUILTIN.get(request.prompt_id)
-        if builtin is None:
-            raise ScriptExhaustedError(f"scripted model has no reply for prompt {request.prompt_id!r}")
         variant = request.model_copy(update={"sample_key": f"{request.sample_key}#{index}"}) if index else request
-        return builtin(variant)
+        if request.prompt_id == "direct.generate_mcq":
+            return builtin_mcq(variant)
+        if request.prompt_id.startswith("panel."):
+            return builtin_answer(variant, self.script.skill)
+        if request.prompt_id.startswith("judge."):
+            return builtin_verdict(variant)
+        raise ScriptExhaustedError(f"scripted model has no reply for prompt {request.prompt_id!r}")
 
     def complete(self, request: LLMRequest) -> Completion:
         with self._lock:

@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from benchmaker.local.errors import LocalModelError
 
 logger = logging.getLogger(__name__)
@@ -81,9 +83,7 @@ def find_parts(count: int = PART_COUNT, module_prefix: str = PART_MODULE_PREFIX)
         else:
             parts.append(found)
     if missing:
-        raise LocalModelError(
-            f"embedded model parts missing: {' '.join(missing)}; {INSTALL_HINT}"
-        )
+        raise LocalModelError(f"embedded model parts missing: {' '.join(missing)}; {INSTALL_HINT}")
     return parts
 
 
@@ -169,9 +169,7 @@ def _remove_stale_temps(dest: Path) -> None:
             stale.unlink()
 
 
-def assemble(
-    parts: Sequence[Path], dest: Path, expected_size: int, expected_sha256: str
-) -> Path:
+def assemble(parts: Sequence[Path], dest: Path, expected_size: int, expected_sha256: str) -> Path:
     """Concatenate parts into dest atomically, verify them and write the marker.
 
     The caller must hold the lock for dest.  On a size or hash mismatch nothing is
@@ -203,24 +201,16 @@ def assemble(
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Exclusive inter-process lock, so concurrent runs don't all assemble."""
+    lock = FileLock(str(path))
     try:
-        import fcntl
-    except ImportError:  # not POSIX: rely on the optional filelock package
-        from filelock import FileLock
-
-        with FileLock(str(path)):
-            yield
-        return
-    with open(path, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.info("waiting for another process to finish with %s", path)
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("waiting for another process to finish with %s", path)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def ensure_assembled(

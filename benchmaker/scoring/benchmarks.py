@@ -1,0 +1,163 @@
+"""Loading any benchmark to score: a benchmaker run directory, a JSONL file, or an MMLU-style CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from benchmaker.config import LETTERS, format_validation_error
+from benchmaker.errors import BenchmakerError
+from benchmaker.items import MCQ
+from benchmaker.store import BENCHMARK, MANIFEST, RunStore
+
+
+class BenchmarkLoadError(BenchmakerError):
+    """A benchmark file or run directory cannot be read as multiple-choice items."""
+
+
+class ScoredItem(BaseModel):
+    """An item as the scorer sees it, whatever its origin."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    question: str
+    choices: tuple[str, ...]
+    answer_index: int
+    difficulty: float | None = None
+    explanation: str | None = None
+
+    @property
+    def answer(self) -> str:
+        return LETTERS[self.answer_index]
+
+
+class LoadedBenchmark(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    source: str
+    kind: Literal["generated", "imported"]
+    items: tuple[ScoredItem, ...] = Field(min_length=1)
+    requirement: str | None = None
+    generation_summary: dict[str, Any] | None = None
+    """The run's summary from its manifest (usage, wall time): the efficiency criterion's input."""
+
+
+class ImportedLine(BaseModel):
+    """One line of an imported JSONL: ``answer`` is a letter or a 0-based index, nothing else."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str | int | None = None
+    question: str
+    choices: list[str]
+    answer: str | int
+    difficulty: float | None = None
+
+
+def _answer_index(answer: str | int, n_choices: int) -> int:
+    if isinstance(answer, int):
+        index = answer
+    elif len(answer.strip()) == 1 and answer.strip().upper() in LETTERS:
+        index = LETTERS.index(answer.strip().upper())
+    else:
+        raise ValueError(f"answer {answer!r} is neither a letter A-J nor a 0-based index")
+    if not 0 <= index < n_choices:
+        raise ValueError(f"answer {answer!r} is out of range for {n_choices} choices")
+    return index
+
+
+def _item(raw_id: str, question: str, choices: list[str], answer: str | int, **extra: Any) -> ScoredItem:
+    index = _answer_index(answer, len(choices))
+    MCQ(question=question, choices=tuple(choices), answer_index=index)  # the same validation as generation
+    return ScoredItem(id=raw_id, question=question, choices=tuple(choices), answer_index=index, **extra)
+
+
+def _load_run(run_dir: Path) -> LoadedBenchmark:
+    store = RunStore.open(run_dir)
+    manifest = store.manifest()
+    items = [
+        ScoredItem(
+            id=item.id,
+            question=item.question,
+            choices=tuple(item.choices),
+            answer_index=item.answer_index,
+            difficulty=item.metadata.get("difficulty"),
+            explanation=item.metadata.get("explanation"),
+        )
+        for item in store.items()
+    ]
+    if not items:
+        raise BenchmarkLoadError(f"{run_dir}: the run has no accepted items ({BENCHMARK} is empty)")
+    config = manifest.get("config", {})
+    return LoadedBenchmark(
+        name=f"{config.get('method', 'run')}:{run_dir.name}",
+        source=str(run_dir),
+        kind="generated",
+        items=tuple(items),
+        requirement=config.get("requirement", {}).get("description"),
+        generation_summary=manifest.get("summary"),
+    )
+
+
+def _load_jsonl(path: Path) -> LoadedBenchmark:
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = ImportedLine.model_validate(json.loads(line))
+            items.append(_item(str(raw.id if raw.id is not None else f"{path.stem}-{number}"), raw.question,
+                               raw.choices, raw.answer, difficulty=raw.difficulty))
+        except json.JSONDecodeError as error:
+            raise BenchmarkLoadError(f"{path}:{number}: not JSON ({error.msg})") from None
+        except ValidationError as error:
+            raise BenchmarkLoadError(f"{path}:{number}: {format_validation_error(error)}") from None
+        except ValueError as error:
+            raise BenchmarkLoadError(f"{path}:{number}: {error}") from None
+    return _imported(path, items)
+
+
+def _load_mmlu_csv(path: Path) -> LoadedBenchmark:
+    """MMLU's layout: ``question, A, B, C, D, answer-letter`` with no header."""
+    items = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.reader(handle), 1):
+            if len(row) < 4:
+                raise BenchmarkLoadError(f"{path}:{number}: expected question, choices..., answer")
+            try:
+                items.append(_item(f"{path.stem}-{number}", row[0], row[1:-1], row[-1]))
+            except (ValidationError, ValueError) as error:
+                detail = format_validation_error(error) if isinstance(error, ValidationError) else str(error)
+                raise BenchmarkLoadError(f"{path}:{number}: {detail}") from None
+    return _imported(path, items)
+
+
+def _imported(path: Path, items: list[ScoredItem]) -> LoadedBenchmark:
+    if not items:
+        raise BenchmarkLoadError(f"{path}: no items")
+    return LoadedBenchmark(name=path.stem, source=str(path), kind="imported", items=tuple(items))
+
+
+def load_benchmark(path: Path, limit: int | None = None) -> LoadedBenchmark:
+    """Load a run directory, a ``.jsonl`` or an MMLU-style ``.csv``; ``limit`` keeps the first items."""
+    if path.is_dir():
+        if not (path / MANIFEST).exists():
+            raise BenchmarkLoadError(f"{path}: a directory must be a benchmaker run (no {MANIFEST})")
+        loaded = _load_run(path)
+    elif path.suffix == ".jsonl":
+        loaded = _load_jsonl(path)
+    elif path.suffix == ".csv":
+        loaded = _load_mmlu_csv(path)
+    elif not path.exists():
+        raise BenchmarkLoadError(f"{path}: no such file or directory")
+    else:
+        raise BenchmarkLoadError(f"{path}: expected a run directory, a .jsonl or an MMLU-style .csv")
+    if limit is not None:
+        loaded = loaded.model_copy(update={"items": loaded.items[:limit]})
+    return loaded

@@ -1,0 +1,468 @@
+"""The quality criteria and checks as pure functions: arrays in, :class:`Result` out.
+
+No I/O, no LLM calls, no Prefect. Sampling is seeded, so every figure is reproducible. A function that cannot
+compute its figure returns ``Result.missing`` with the reason; it never returns a made-up number.
+Definitions follow ``method.md`` section 2 (the BenchMaker evaluation framework).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+from scipy import stats
+from scipy.spatial.distance import pdist
+from sklearn.decomposition import PCA
+
+from benchmaker.config import LETTERS
+from benchmaker.scoring.schema import Result
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+# Scripts written without spaces: each character is one token, so Chinese and Japanese are tokenised at all.
+_CJK = (
+    "\u3040-\u309f"  # Hiragana
+    "\u30a0-\u30ff\u31f0-\u31ff"  # Katakana and its phonetic extensions
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han: extension A, unified, compatibility
+    "\U00020000-\U0002fa1f"  # Han: extensions B-F and compatibility supplement
+    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"  # Hangul: jamo, compatibility jamo, syllables
+)
+# A word is a run of letters/digits (no underscore, no CJK), optionally joined by inner apostrophes: "don't".
+_WORD = rf"(?:(?![{_CJK}])[^\W_])+"
+_TOKEN = re.compile(rf"[{_CJK}]|{_WORD}(?:['’]{_WORD})*")
+
+
+# -------------------- helpers
+
+
+def _fisher_ci(r: float, se: float) -> tuple[float, float]:
+    """95% interval for a correlation from the Fisher z transform with standard error ``se``."""
+    with np.errstate(divide="ignore"):
+        z = np.arctanh(np.clip(r, -1.0, 1.0))
+    return float(np.tanh(z - Z95 * se)), float(np.tanh(z + Z95 * se))
+
+
+def _is_constant(x: np.ndarray) -> bool:
+    return bool(np.ptp(x) <= 1e-12 * max(1.0, float(np.max(np.abs(x)))))
+
+
+def _as_matrix(correctness: np.ndarray, name: str) -> np.ndarray:
+    """Validate an items x models correctness matrix with values in [0, 1]."""
+    c = np.asarray(correctness, dtype=float)
+    if c.ndim != 2:
+        raise ValueError(f"{name}: correctness must be items x models, got shape {c.shape}")
+    if c.size and (not np.all(np.isfinite(c)) or c.min() < 0 or c.max() > 1):
+        raise ValueError(f"{name}: correctness values must lie in [0, 1]")
+    return c
+
+
+def _labelled(labels: Sequence[float | None], error_rates: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The (label, error rate) pairs of the items that carry a finite difficulty label."""
+    if len(labels) != len(error_rates):
+        raise ValueError(f"{len(labels)} labels for {len(error_rates)} error rates")
+    keep = [i for i, d in enumerate(labels) if d is not None and math.isfinite(d)]
+    d = np.array([labels[i] for i in keep], dtype=float)
+    a = np.array([error_rates[i] for i in keep], dtype=float)
+    return d, a
+
+
+# -------------------- diversity
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens with punctuation dropped; every Han, kana or Hangul character is one token."""
+    return _TOKEN.findall(text.lower())
+
+
+def common_token_budget(token_counts: list[int], cap: int = 2000, floor: int = 50) -> int | None:
+    """The one token budget for benchmarks compared side by side: the smallest count, capped at ``cap``.
+
+    None when the smallest benchmark has fewer than ``floor`` tokens: entropy on so few tokens says nothing.
+    """
+    if not token_counts:
+        return None
+    budget = min(min(token_counts), cap)
+    return budget if budget >= floor else None
+
+
+def lexical_diversity(texts: list[str], token_budget: int, repeats: int = 50, seed: int = 0) -> Result:
+    """Length-controlled word-frequency entropy (bits).
+
+    Estimator: pool the tokens of all texts, draw ``token_budget`` tokens without replacement ``repeats``
+    times, and average the plug-in Shannon entropy of the draws; the interval is the 2.5-97.5 percentile of
+    the draws. A fixed budget removes plug-in entropy's growth with corpus size, so benchmarks scored with the
+    same budget compare. Details also give the plug-in and Miller-Madow entropies of all tokens.
+    """
+    name = "lexical_diversity"
+    tokens = [t for text in texts for t in tokenize(text)]
+    total = len(tokens)
+    if token_budget < 1 or repeats < 1:
+        raise ValueError("token_budget and repeats must be positive")
+    if total < token_budget:
+        return Result.missing(
+            name, f"{total} tokens, fewer than the budget of {token_budget}", total_tokens=total,
+            token_budget=token_budget,
+        )
+    _, codes = np.unique(np.array(tokens, dtype=object), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = np.array([
+        stats.entropy(np.bincount(codes[rng.choice(total, size=token_budget, replace=False)]), base=2)
+        for _ in range(repeats)
+    ])
+    counts = np.bincount(codes)
+    plugin_all = float(stats.entropy(counts, base=2))
+    # Miller-Madow: add (observed types - 1) / 2N nats, converted to bits.
+    miller_madow = plugin_all + (len(counts) - 1) / (2 * total * math.log(2))
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return Result(
+        name=name, status="ok", value=float(draws.mean()), ci_low=float(low), ci_high=float(high),
+        method=f"plug-in word entropy (bits) of {token_budget} tokens drawn without replacement, "
+        f"mean of {repeats} draws from {total} tokens; 95% percentile interval",
+        details={
+            "token_budget": int(token_budget), "repeats": int(repeats), "total_tokens": int(total),
+            "miller_madow": float(miller_madow), "plugin_all_tokens": plugin_all,
+        },
+    )
+
+
+def semantic_diversity(embeddings: np.ndarray, model_name: str) -> Result:
+    """Mean pairwise Euclidean distance between L2-normalised item embeddings (method.md 2.2(5))."""
+    name = "semantic_diversity"
+    e = np.asarray(embeddings, dtype=float)
+    if e.ndim != 2:
+        raise ValueError(f"embeddings must be items x dim, got shape {e.shape}")
+    n, dim = e.shape
+    if n < 2:
+        return Result.missing(name, f"{n} item(s); a distance needs at least 2", model_name=model_name,
+                              n_items=n)
+    norms = np.linalg.norm(e, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        return Result.missing(name, "an embedding is the zero vector and cannot be normalised",
+                              model_name=model_name, n_items=n)
+    value = float(pdist(e / norms, "euclidean").mean())
+    return Result(
+        name=name, status="ok", value=value,
+        method=f"mean pairwise Euclidean distance of L2-normalised {model_name} embeddings, n={n}, dim={dim}",
+        details={"model_name": model_name, "n_items": int(n), "dim": int(dim)},
+    )
+
+
+def knowledge_diversity(correctness: np.ndarray) -> Result:
+    """Mean pairwise Euclidean distance between items' panel-correctness vectors, divided by sqrt(K).
+
+    Each item's knowledge embedding is its correctness across the K panel models; dividing by sqrt(K) keeps
+    the value in [0, 1] and comparable across panel sizes (method.md 2.2(6)).
+    """
+    name = "knowledge_diversity"
+    c = _as_matrix(correctness, name)
+    n, k = c.shape
+    if k < 2:
+        return Result.missing(name, "panel of one model: correctness patterns need at least 2 models",
+                              n_items=n, n_models=k)
+    if n < 2:
+        return Result.missing(name, f"{n} item(s); a distance needs at least 2", n_items=n, n_models=k)
+    value = float(pdist(c, "euclidean").mean() / math.sqrt(k))
+    return Result(
+        name=name, status="ok", value=value,
+        method=f"mean pairwise Euclidean distance of panel-correctness vectors / sqrt(K), n={n}, K={k}",
+        details={"n_items": int(n), "n_models": int(k)},
+    )
+
+
+# -------------------- difficulty
+
+
+def difficulty_controllability(labels: list[float | None], error_rates: list[float]) -> Result:
+    """Spearman rho between difficulty labels and panel error rates over the labelled items.
+
+    The interval is Fisher z with the Fieller-Hartley-Pearson standard error 1.06 / sqrt(n - 3).
+    """
+    name = "difficulty_controllability"
+    d, a = _labelled(labels, error_rates)
+    n = len(d)
+    if n == 0:
+        return Result.missing(name, "no item carries a difficulty label", n=0)
+    if n < 5:
+        return Result.missing(name, f"only {n} labelled items; need at least 5", n=n)
+    if _is_constant(d):
+        return Result.missing(name, "every item has the same difficulty label", n=n)
+    if _is_constant(a):
+        return Result.missing(name, "every item has the same panel error rate", n=n)
+    rho, p = stats.spearmanr(d, a)
+    low, high = _fisher_ci(float(rho), 1.06 / math.sqrt(n - 3))
+    return Result(
+        name=name, status="ok", value=float(rho), ci_low=low, ci_high=high,
+        method=f"Spearman rho(label, panel error rate), n={n}; Fisher z interval, SE 1.06/sqrt(n-3)",
+        details={"n": int(n), "p_value": float(p)},
+    )
+
+
+def _top_mean(rank_by: np.ndarray, values: np.ndarray, k: int) -> float:
+    """Mean of ``values`` on the ``k`` items ranked highest by ``rank_by``; ties keep index order."""
+    order = np.argsort(-rank_by, kind="stable")
+    return float(values[order[:k]].mean())
+
+
+def difficulty_boundary(
+    labels: list[float | None], error_rates: list[float], fraction: float = 0.1
+) -> Result:
+    """Mean panel error rate on the hardest ``ceil(fraction * n)`` items by difficulty label.
+
+    n is the number of labelled items. ``by_actual_error`` ranks the same pool by actual error instead: the
+    upper bound the labels could reach. Without labels it is still reported, over all items.
+    """
+    name = "difficulty_boundary"
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must lie in (0, 1]")
+    d, a = _labelled(labels, error_rates)
+    if len(d) == 0:
+        all_a = np.asarray(error_rates, dtype=float)
+        if all_a.size == 0:
+            return Result.missing(name, "no items", fraction=fraction)
+        k_all = math.ceil(fraction * all_a.size)
+        return Result.missing(
+            name, "no item carries a difficulty label", fraction=fraction, n_subset=k_all,
+            by_actual_error=_top_mean(all_a, all_a, k_all),
+        )
+    k = math.ceil(fraction * len(d))
+    return Result(
+        name=name, status="ok", value=_top_mean(d, a, k),
+        method=f"mean panel error rate on the top {fraction:.0%} by label ({k} of {len(d)} labelled items)",
+        details={"by_actual_error": _top_mean(a, a, k), "fraction": float(fraction), "n_subset": int(k),
+                 "n_labelled": int(len(d))},
+    )
+
+
+# -------------------- benchmark level
+
+
+def pearson_agreement(name: str, a: dict[str, float], b: dict[str, float]) -> Result:
+    """Pearson r between two model-accuracy vectors over the models present in both.
+
+    Used for effectiveness (generated vs human benchmark) and robustness (original vs rewritten demand).
+
+    The interval is Fisher z with SE 1 / sqrt(n - 3); with exactly 3 models it is undefined and left out.
+    """
+    models = sorted(m for m in set(a) & set(b)
+                    if a[m] is not None and b[m] is not None and math.isfinite(a[m]) and math.isfinite(b[m]))
+    n = len(models)
+    x = np.array([a[m] for m in models], dtype=float)
+    y = np.array([b[m] for m in models], dtype=float)
+    pairs = [[m, float(a[m]), float(b[m])] for m in models]
+    if n < 3:
+        return Result.missing(name, f"{n} model(s) in common; a correlation needs at least 3",
+                              models=models, n=n)
+    if _is_constant(x) or _is_constant(y):
+        return Result.missing(name, "every model has the same accuracy on one side", models=models, n=n,
+                              pairs=pairs)
+    r, p = stats.pearsonr(x, y)
+    low, high = _fisher_ci(float(r), 1 / math.sqrt(n - 3)) if n > 3 else (None, None)
+    return Result(
+        name=name, status="ok", value=float(r), ci_low=low, ci_high=high,
+        method=f"Pearson r of model accuracies over {n} common models; Fisher z interval"
+        + ("" if n > 3 else " undefined for n=3"),
+        details={"models": models, "n": int(n), "p_value": float(p), "pairs": pairs},
+    )
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion of ``successes`` out of ``n`` (successes may be fractional)."""
+    if n <= 0:
+        raise ValueError("the Wilson interval needs n > 0")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# -------------------- checks
+
+
+def answer_position_balance(answer_indices: list[int], n_options: int) -> Result:
+    """Chi-square goodness of fit of the answer-letter counts against uniform; the value is the p-value."""
+    name = "answer_position_balance"
+    n = len(answer_indices)
+    if any(not 0 <= i < n_options for i in answer_indices):
+        raise ValueError(f"answer indices must lie in [0, {n_options})")
+    if n < n_options:
+        return Result.missing(name, f"{n} items, fewer than the {n_options} options", n=n)
+    counts = np.bincount(np.asarray(answer_indices, dtype=int), minlength=n_options)
+    chi2, p = stats.chisquare(counts)
+    return Result(
+        name=name, status="ok", value=float(p),
+        method=f"chi-square goodness of fit vs uniform over {n_options} positions, n={n}; value = p-value",
+        details={"counts": {LETTERS[i]: int(c) for i, c in enumerate(counts)}, "chi2": float(chi2),
+                 "dof": int(n_options - 1), "n": int(n)},
+    )
+
+
+def longest_option_baseline(choices: list[list[str]], answer_indices: list[int]) -> Result:
+    """Accuracy of always picking the longest option (in characters; the first longest on ties), Wilson CI.
+
+    Far above chance means the keys can be found without reading the question.
+    """
+    name = "longest_option_baseline"
+    if len(choices) != len(answer_indices):
+        raise ValueError(f"{len(choices)} choice lists for {len(answer_indices)} answers")
+    n = len(choices)
+    if n == 0:
+        return Result.missing(name, "no items")
+    hits = uniquely_longest = 0
+    for options, answer in zip(choices, answer_indices, strict=True):
+        lengths = np.array([len(o.strip()) for o in options])
+        hits += int(np.argmax(lengths) == answer)  # argmax returns the first longest
+        uniquely_longest += int(lengths[answer] == lengths.max() and np.sum(lengths == lengths.max()) == 1)
+    low, high = wilson_interval(hits, n)
+    return Result(
+        name=name, status="ok", value=hits / n, ci_low=low, ci_high=high,
+        method=f"accuracy of picking the first longest option (characters), n={n}; Wilson 95% interval",
+        details={"chance": float(np.mean([1 / len(o) for o in choices])),
+                 "share_answer_uniquely_longest": uniquely_longest / n, "n": n},
+    )
+
+
+def choices_only_baseline(correctness_by_model: dict[str, list[float]], n_options: list[int]) -> Result:
+    """Mean accuracy over panel models answering with the question hidden; compare with the chance level."""
+    name = "choices_only_baseline"
+    per_model = {m: float(np.mean(v)) for m, v in correctness_by_model.items() if len(v)}
+    if not per_model or not n_options:
+        return Result.missing(name, "no choices-only answers")
+    n_items = max(len(v) for v in correctness_by_model.values())
+    return Result(
+        name=name, status="ok", value=float(np.mean(list(per_model.values()))),
+        method=f"mean choices-only accuracy over {len(per_model)} models, {n_items} items",
+        details={"per_model": per_model, "chance": float(np.mean([1 / k for k in n_options])),
+                 "n_models": len(per_model), "n_items": int(n_items)},
+    )
+
+
+def item_discrimination(
+    correctness: np.ndarray, threshold: float = -0.2
+) -> tuple[Result, list[float | None]]:
+    """Point-biserial (Pearson) r between each item's correctness across models and the models' rest-score.
+
+    The rest-score is a model's total over the other items, so the item does not correlate with itself.
+    An item with r < ``threshold`` is answered by the weak models and missed by the strong ones: its key is
+    likely wrong. r is undefined (None) where the item or the rest-score is the same for every model.
+    """
+    name = "item_discrimination"
+    c = _as_matrix(correctness, name)
+    n, k = c.shape
+    if k < 3:
+        return Result.missing(name, f"panel of {k} model(s); a correlation needs at least 3",
+                              n_models=k), [None] * n
+    rest = c.sum(axis=0, keepdims=True) - c  # items x models
+    xc = c - c.mean(axis=1, keepdims=True)
+    rc = rest - rest.mean(axis=1, keepdims=True)
+    ss = (xc**2).sum(axis=1) * (rc**2).sum(axis=1)
+    defined = ss > 1e-12
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(defined, (xc * rc).sum(axis=1) / np.sqrt(np.where(defined, ss, 1.0)), np.nan)
+    per_item = [float(v) if ok else None for v, ok in zip(r, defined, strict=True)]
+    if not defined.any():
+        return Result.missing(name, "every item is answered alike by all models", n_models=k,
+                              n_items=n), per_item
+    flagged = [i for i, v in enumerate(per_item) if v is not None and v < threshold]
+    return Result(
+        name=name, status="ok", value=float(np.nanmean(r)),
+        method=f"point-biserial r(item, rest-score) over K={k} models, mean of {int(defined.sum())} of {n} "
+        f"items; flag r < {threshold}",
+        details={"n_defined": int(defined.sum()), "n_flagged": len(flagged), "flagged_indices": flagged,
+                 "threshold": float(threshold)},
+    ), per_item
+
+
+def panel_separability(accuracies: list[tuple[str, float, float, float]]) -> Result:
+    """Share of model pairs whose accuracy intervals do not overlap: can the benchmark tell models apart?"""
+    name = "panel_separability"
+    if len(accuracies) < 2:
+        return Result.missing(name, f"{len(accuracies)} model(s); separability needs at least 2")
+    pairs = [
+        {"a": ma, "b": mb, "separable": bool(hi_a < lo_b or hi_b < lo_a)}
+        for (ma, _, lo_a, hi_a), (mb, _, lo_b, hi_b) in combinations(accuracies, 2)
+    ]
+    share = sum(p["separable"] for p in pairs) / len(pairs)
+    return Result(
+        name=name, status="ok", value=share,
+        method=f"share of {len(pairs)} model pairs with disjoint 95% intervals, {len(accuracies)} models",
+        details={"pairs": pairs, "spread": float(np.std([acc for _, acc, _, _ in accuracies]))},
+    )
+
+
+# -------------------- judge debiasing
+
+
+def length_debiased_scores(
+    name: str, records: list[tuple[str, float, float]]
+) -> tuple[Result, dict[str, Result]]:
+    """Length-debiased judge scores: OLS ``score = beta_benchmark + beta_len * (length - mean length)``.
+
+    One dummy per benchmark and no global intercept; centring length at the pooled mean makes each
+    benchmark's coefficient the expected score at average analysis length (method.md 2.1(3)). Classical
+    standard errors sigma^2 (X'X)^-1 with n - p degrees of freedom and 95% t intervals. Returns the pooled fit
+    (value = length coefficient) and one Result per benchmark (value = debiased score).
+    """
+    groups = list(dict.fromkeys(g for g, _, _ in records))
+    scores = np.array([s for _, s, _ in records], dtype=float)
+    lengths = np.array([w for _, _, w in records], dtype=float)
+    group_of = np.array([groups.index(g) for g, _, _ in records], dtype=int)
+    raw = {g: (float(scores[group_of == j].mean()), int((group_of == j).sum())) for j, g in enumerate(groups)}
+    n, p = len(records), len(groups) + 1
+
+    def unfit(reason: str) -> tuple[Result, dict[str, Result]]:
+        per = {g: Result.missing(name, reason, benchmark=g, raw_mean=m, n=k) for g, (m, k) in raw.items()}
+        return Result.missing(f"{name}_length_coefficient", reason, n=n), per
+
+    if n <= p:
+        return unfit(f"{n} judged items for {p} coefficients; the fit needs more items than coefficients")
+    if _is_constant(lengths):
+        return unfit("every judge analysis has the same length")
+    mean_len = float(lengths.mean())
+    x = np.column_stack([np.eye(len(groups))[group_of], lengths - mean_len])
+    if np.linalg.matrix_rank(x) < p:
+        return unfit("analysis length is fully determined by the benchmark; its effect cannot be separated")
+    beta, _, _, _ = np.linalg.lstsq(x, scores, rcond=None)
+    resid = scores - x @ beta
+    dof = n - p
+    sigma2 = float(resid @ resid) / dof
+    se = np.sqrt(np.diag(sigma2 * np.linalg.inv(x.T @ x)))
+    t = float(stats.t.ppf(0.975, dof))
+    tss = float(((scores - scores.mean()) ** 2).sum())
+    r2 = 1 - float(resid @ resid) / tss if tss > 0 else None  # dummies span the intercept, so centred R^2
+    fit = f"OLS score ~ benchmark dummies + centred length, n={n}, {len(groups)} benchmarks, dof={dof}; 95% t"
+    pooled = Result(
+        name=f"{name}_length_coefficient", status="ok", value=float(beta[-1]),
+        ci_low=float(beta[-1] - t * se[-1]), ci_high=float(beta[-1] + t * se[-1]),
+        method=f"length coefficient (score per word) of {fit}",
+        details={"n": n, "r2": r2, "mean_length": mean_len, "se": float(se[-1]), "dof": dof,
+                 "n_benchmarks": len(groups)},
+    )
+    per = {
+        g: Result(
+            name=name, status="ok", value=float(beta[j]),
+            ci_low=float(beta[j] - t * se[j]), ci_high=float(beta[j] + t * se[j]),
+            method=f"benchmark coefficient (score at mean length {mean_len:.1f} words) of {fit}",
+            details={"benchmark": g, "raw_mean": raw[g][0], "n": raw[g][1], "se": float(se[j])},
+        )
+        for j, g in enumerate(groups)
+    }
+    return pooled, per
+
+
+# -------------------- map
+
+
+def project_2d(embeddings: np.ndarray) -> np.ndarray:
+    """2-D PCA projection of the item embeddings for the report's map; zeros when n < 3."""
+    e = np.asarray(embeddings, dtype=float)
+    n = e.shape[0]
+    out = np.zeros((n, 2))
+    if n < 3 or e.ndim != 2 or e.shape[1] == 0:
+        return out
+    k = min(2, e.shape[1])
+    out[:, :k] = PCA(n_components=k, svd_solver="full").fit_transform(e)
+    return out

@@ -1,0 +1,78 @@
+"""The scoring flow: panel answers and judge verdicts fan out as tasks; the library builds the report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import unmapped
+from tqdm import tqdm
+
+from benchmaker.embeddings import make_embedder
+from benchmaker.llm.factory import RoleModel
+from benchmaker.prompts import PromptLibrary
+from benchmaker.scoring.html_report import write_report
+from benchmaker.scoring.job import ScoreJob
+from benchmaker.scoring.judge import JudgeRecord, JudgeUnit, judge_unit
+from benchmaker.scoring.panel import PanelRecord, PanelUnit, answer_unit
+from benchmaker.scoring.quality import build_report
+from benchmaker.scoring.settings import ScoreSettings
+from benchmaker.store import write_json_atomic
+from flows._local import local_endpoint
+
+
+@task(name="panel-answer", cache_policy=NO_CACHE, persist_result=False)
+def panel_answer(unit: PanelUnit, panel: dict[str, RoleModel], prompts: PromptLibrary, samples: int,
+                 seed: int) -> PanelRecord:
+    return answer_unit(unit, panel[unit.model], prompts, samples, seed)
+
+
+@task(name="judge-item", cache_policy=NO_CACHE, persist_result=False)
+def judge_item(unit: JudgeUnit, judge: RoleModel, prompts: PromptLibrary, max_repairs: int) -> JudgeRecord:
+    return judge_unit(unit, judge, prompts, max_repairs)
+
+
+def _fan_out(units: Sequence[Any], run: Callable[[list[Any]], list], record: Callable[[Any], None],
+             wave: int, desc: str, show_progress: bool) -> None:
+    with tqdm(total=len(units), desc=desc, disable=not show_progress, file=sys.stderr) as bar:
+        for start in range(0, len(units), wave):
+            for future in as_completed(run(list(units[start : start + wave]))):
+                record(future.result())
+                bar.update(1)
+
+
+@flow(name="score-benchmarks", persist_result=False)
+def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: bool = True) -> dict[str, str]:
+    """Score benchmarks side by side; writes quality.json and report.html into the job directory."""
+    config = ScoreSettings.model_validate(settings)
+    job = ScoreJob([Path(p) for p in paths], config)
+    prompts = PromptLibrary()
+    wave = 4 * config.concurrency
+    with local_endpoint(job.needs_local_model()) as api_base:
+        panel, judge, meter = job.open_models(api_base)
+        _fan_out(job.panel_units(),
+                 lambda chunk: panel_answer.map(chunk, unmapped(panel), unmapped(prompts), unmapped(config.samples),
+                                                unmapped(config.seed)),
+                 job.record_panel, wave, "panel", show_progress)
+        if judge is not None:
+            _fan_out(job.judge_units(),
+                     lambda chunk: judge_item.map(chunk, unmapped(judge), unmapped(prompts), unmapped(config.max_repairs)),
+                     job.record_judgment, wave, "judge", show_progress)
+    report = build_report(job, make_embedder(config.embedding_model), usage=meter.snapshot().model_dump())
+    quality_path, report_path = job.dir / "quality.json", job.dir / "report.html"
+    write_json_atomic(quality_path, report.model_dump(mode="json"))
+    write_report(report, report_path)
+    job.finish("complete", quality=str(quality_path), report=str(report_path))
+    return {"dir": str(job.dir), "quality": str(quality_path), "report": str(report_path)}
+
+
+def run_scoring(paths: list[Path], settings: ScoreSettings, show_progress: bool = True) -> dict[str, str]:
+    configured = score_benchmarks.with_options(task_runner=ThreadPoolTaskRunner(max_workers=settings.concurrency))
+    return configured(paths=[str(p) for p in paths], settings=settings.model_dump(mode="json"),
+                      show_progress=show_progress)
