@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +20,38 @@ local_app = typer.Typer(no_args_is_help=True, help="Manage the embedded local mo
 app.add_typer(local_app, name="local")
 
 EXIT_ERROR, EXIT_CONFIG, EXIT_STOPPED = 1, 2, 3
+
+
+def _quiet_prefect() -> None:
+    """Flows run on Prefect's temporary in-process server; its INFO lines and the errors it logs
+    while being shut down at exit are noise to a CLI user (override with the same variables)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+
+
+@contextlib.contextmanager
+def _prefect_output_to(log_path: Path) -> Iterator[None]:
+    """Send what Prefect and its temporary server print to a log file; keep the terminal for us.
+
+    The server is a subprocess that inherits file descriptor 2 and logs harmless errors when it is
+    stopped at exit; pointing fd 2 at the log before it starts keeps those out of the terminal,
+    while ``sys.stderr`` (progress bars, our messages) stays on the terminal.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    terminal_fd = os.dup(2)
+    terminal = os.fdopen(os.dup(terminal_fd), "w", buffering=1)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    previous, sys.stderr = sys.stderr, terminal
+    try:
+        yield
+    finally:
+        sys.stderr = previous
+        terminal.close()
+        os.dup2(terminal_fd, 2)
+        os.close(terminal_fd)
 
 
 def _fail(message: str, code: int) -> None:
@@ -92,7 +126,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate a benchmark (or resume one); the last line printed is the run directory."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    _quiet_prefect()
     try:
         budget = None
         if max_calls is not None or max_usd is not None:
@@ -118,15 +152,17 @@ def run(
 
     from flows.generate import run_generation
 
+    outputs = Path(resolved.outputs_dir) if resolved is not None else resume.resolve().parent.parent
     try:
-        result = run_generation(
+        with _prefect_output_to(outputs / "logs" / "prefect.log"):
+            result = run_generation(
             resolved,
-            resume_dir=resume,
-            budget=budget if resume is not None else None,
-            concurrency=concurrency if resume is not None else None,
-            script_dir=str(config.parent.resolve()) if config is not None else None,
-            show_progress=not quiet,
-        )
+                resume_dir=resume,
+                budget=budget if resume is not None else None,
+                concurrency=concurrency if resume is not None else None,
+                script_dir=str(config.parent.resolve()) if config is not None else None,
+                show_progress=not quiet,
+            )
     except BenchmakerError as error:
         _fail(str(error), EXIT_ERROR)
     except KeyboardInterrupt:
@@ -160,19 +196,23 @@ def score(
                                                     "sets' alignment against.")] = None,
     embedding_model: Annotated[str | None, typer.Option("--embedding-model", help="'hashing' for the "
                                                         "offline fake.")] = None,
+    robustness: Annotated[bool, typer.Option("--robustness", help="Also generate a benchmark from a rewritten "
+                                             "requirement per generated set, and compare (costs a run).")] = False,
+    no_choices_only: Annotated[bool, typer.Option("--no-choices-only", help="Skip the choices-only pass.")] = False,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64)] = 1,
     max_calls: Annotated[int | None, typer.Option("--max-calls", min=1)] = None,
     outputs_dir: Annotated[Path, typer.Option("--outputs-dir")] = Path("outputs"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Score benchmarks side by side; the last line printed is the report's path."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    _quiet_prefect()
     from pydantic import ValidationError
 
     from benchmaker.config import format_validation_error
     from benchmaker.scoring.settings import ScoreSettings
 
-    data: dict[str, Any] = {"samples": samples, "concurrency": concurrency, "outputs_dir": str(outputs_dir)}
+    data: dict[str, Any] = {"samples": samples, "concurrency": concurrency, "outputs_dir": str(outputs_dir),
+                            "robustness": robustness, "choices_only": not no_choices_only}
     try:
         if (names := _model_list(panel)) is not None:
             data["panel"] = [{"model": name, "max_tokens": 16} for name in names]
@@ -201,7 +241,8 @@ def score(
     from flows.score import run_scoring
 
     try:
-        result = run_scoring(paths, settings, show_progress=not quiet)
+        with _prefect_output_to(Path(settings.outputs_dir) / "logs" / "prefect.log"):
+            result = run_scoring(paths, settings, show_progress=not quiet)
     except BenchmakerError as error:
         _fail(str(error), EXIT_ERROR)
     typer.echo(f"quality: {result['quality']}")

@@ -22,9 +22,11 @@ from benchmaker.scoring.job import ScoreJob
 from benchmaker.scoring.judge import JudgeRecord, JudgeUnit, judge_unit
 from benchmaker.scoring.panel import PanelRecord, PanelUnit, answer_unit
 from benchmaker.scoring.quality import build_report
+from benchmaker.scoring.robustness import companion_config, rewrite_requirement
 from benchmaker.scoring.settings import ScoreSettings
 from benchmaker.store import write_json_atomic
 from flows._local import local_endpoint
+from flows.generate import generate_benchmark
 
 
 @task(name="panel-answer", cache_policy=NO_CACHE, persist_result=False)
@@ -47,6 +49,21 @@ def _fan_out(units: Sequence[Any], run: Callable[[list[Any]], list], record: Cal
                 bar.update(1)
 
 
+def _generate_companions(job: ScoreJob, rewriter: RoleModel, prompts: PromptLibrary, config: ScoreSettings,
+                         show_progress: bool) -> None:
+    """Robustness: for each generated benchmark, rewrite its requirement and generate a second one."""
+    for bench in [b for b in job.benchmarks if b.kind == "generated" and b.requirement]:
+        recorded = job.companion_run(bench.name)
+        rewritten = job.companion_rewrite(bench.name) or rewrite_requirement(
+            rewriter, prompts, bench.requirement, config.max_repairs)
+        if recorded is None:
+            result = generate_benchmark(config_data=companion_config(Path(bench.source), rewritten)
+                                        .model_dump(mode="json"), show_progress=show_progress)
+        else:  # an earlier attempt started it: finish it (a no-op when it is complete)
+            result = generate_benchmark(resume_dir=recorded, show_progress=show_progress)
+        job.add_companion(bench.name, Path(result["run_dir"]), rewritten)
+
+
 @flow(name="score-benchmarks", persist_result=False)
 def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: bool = True) -> dict[str, str]:
     """Score benchmarks side by side; writes quality.json and report.html into the job directory."""
@@ -56,6 +73,8 @@ def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: 
     wave = 4 * config.concurrency
     with local_endpoint(job.needs_local_model()) as api_base:
         panel, judge, meter = job.open_models(api_base)
+        if config.robustness:
+            _generate_companions(job, judge or next(iter(panel.values())), prompts, config, show_progress)
         _fan_out(job.panel_units(),
                  lambda chunk: panel_answer.map(chunk, unmapped(panel), unmapped(prompts), unmapped(config.samples),
                                                 unmapped(config.seed)),

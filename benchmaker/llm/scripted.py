@@ -1,7 +1,8 @@
 """A deterministic scripted fake behind the same seam, selectable by config as ``scripted``.
 
-Without a script it answers the prompts it knows with valid, correct, deterministic replies
-derived from the request hash. A script (``scripted:<file.yaml>``) queues replies per prompt id,
+Without a script it answers the prompts it knows with valid, deterministic replies derived from
+the request hash: correct multiplication MCQs as a generator, right answers to those (with
+probability ``skill``) as an examinee, verdicts as a judge, and requirement rewrites. A script (``scripted:<file.yaml>``) queues replies per prompt id,
 consumed in order before the built-in answers; an entry may also be an error to raise::
 
     responses:
@@ -160,6 +161,9 @@ class ScriptedLLM:
             return builtin_answer(variant, self.script.skill)
         if request.prompt_id.startswith("judge."):
             return builtin_verdict(variant)
+        if request.prompt_id == "robustness.rewrite_requirement":
+            original = _user_text(request).split("Requirement:", 1)[-1].split("Reply with", 1)[0].strip()
+            return json.dumps({"rewritten": f"Put differently: {original}"})
         raise ScriptExhaustedError(f"scripted model has no reply for prompt {request.prompt_id!r}")
 
     def complete(self, request: LLMRequest) -> Completion:

@@ -36,6 +36,13 @@ class ScoredItem(BaseModel):
         return LETTERS[self.answer_index]
 
 
+class SkippedItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    line: int
+    reason: str
+
+
 class LoadedBenchmark(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +51,8 @@ class LoadedBenchmark(BaseModel):
     kind: Literal["generated", "imported"]
     items: tuple[ScoredItem, ...] = Field(min_length=1)
     requirement: str | None = None
+    skipped: tuple[SkippedItem, ...] = ()
+    """Imported items that are not valid MCQs (duplicate or blank options...): left out, and reported."""
     generation_summary: dict[str, Any] | None = None
     """The run's summary from its manifest (usage, wall time): the efficiency criterion's input."""
 
@@ -105,43 +114,50 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
     )
 
 
+def _reason(error: ValueError) -> str:
+    return format_validation_error(error) if isinstance(error, ValidationError) else str(error)
+
+
 def _load_jsonl(path: Path) -> LoadedBenchmark:
-    items = []
+    """A malformed line (not JSON, fields missing) is an error; a line that is well-formed but not a
+    valid MCQ (duplicate options, answer out of range) is skipped and reported with its reason."""
+    items, skipped = [], []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             raw = ImportedLine.model_validate(json.loads(line))
-            items.append(_item(str(raw.id if raw.id is not None else f"{path.stem}-{number}"), raw.question,
-                               raw.choices, raw.answer, difficulty=raw.difficulty))
         except json.JSONDecodeError as error:
             raise BenchmarkLoadError(f"{path}:{number}: not JSON ({error.msg})") from None
         except ValidationError as error:
             raise BenchmarkLoadError(f"{path}:{number}: {format_validation_error(error)}") from None
+        try:
+            items.append(_item(str(raw.id if raw.id is not None else f"{path.stem}-{number}"), raw.question,
+                               raw.choices, raw.answer, difficulty=raw.difficulty))
         except ValueError as error:
-            raise BenchmarkLoadError(f"{path}:{number}: {error}") from None
-    return _imported(path, items)
+            skipped.append(SkippedItem(line=number, reason=_reason(error)))
+    return _imported(path, items, skipped)
 
 
 def _load_mmlu_csv(path: Path) -> LoadedBenchmark:
     """MMLU's layout: ``question, A, B, C, D, answer-letter`` with no header."""
-    items = []
+    items, skipped = [], []
     with path.open(encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle), 1):
             if len(row) < 4:
                 raise BenchmarkLoadError(f"{path}:{number}: expected question, choices..., answer")
             try:
                 items.append(_item(f"{path.stem}-{number}", row[0], row[1:-1], row[-1]))
-            except (ValidationError, ValueError) as error:
-                detail = format_validation_error(error) if isinstance(error, ValidationError) else str(error)
-                raise BenchmarkLoadError(f"{path}:{number}: {detail}") from None
-    return _imported(path, items)
+            except ValueError as error:
+                skipped.append(SkippedItem(line=number, reason=_reason(error)))
+    return _imported(path, items, skipped)
 
 
-def _imported(path: Path, items: list[ScoredItem]) -> LoadedBenchmark:
+def _imported(path: Path, items: list[ScoredItem], skipped: list[SkippedItem]) -> LoadedBenchmark:
     if not items:
-        raise BenchmarkLoadError(f"{path}: no items")
-    return LoadedBenchmark(name=path.stem, source=str(path), kind="imported", items=tuple(items))
+        raise BenchmarkLoadError(f"{path}: no valid items" + (f" ({len(skipped)} skipped)" if skipped else ""))
+    return LoadedBenchmark(name=path.stem, source=str(path), kind="imported", items=tuple(items),
+                           skipped=tuple(skipped))
 
 
 def load_benchmark(path: Path, limit: int | None = None) -> LoadedBenchmark:

@@ -63,6 +63,8 @@ class ScoreJob:
             if self.reference_scores is None:
                 reference = load_benchmark(settings.reference, settings.limit)
                 self.reference = reference.model_copy(update={"name": f"reference:{reference.name}"})
+        self.companions: dict[str, LoadedBenchmark] = {}
+        """Robustness: original benchmark name -> the benchmark generated from its rewritten requirement."""
         self.job_id = self._fingerprint()
         self.dir = Path(settings.outputs_dir) / "scores" / self.job_id
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -85,9 +87,12 @@ class ScoreJob:
         stem = "+".join(b.name.split(":")[0] for b in self.benchmarks)[:40]
         return f"{stem}_{digest}"
 
-    def _write_manifest(self, **fields: Any) -> None:
+    def _manifest(self) -> dict[str, Any]:
         path = self.dir / "manifest.json"
-        manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"created_at": utc_now()}
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"created_at": utc_now()}
+
+    def _write_manifest(self, **fields: Any) -> None:
+        manifest = self._manifest()
         manifest.update(
             job_id=self.job_id,
             settings=self.settings.model_dump(mode="json"),
@@ -96,10 +101,29 @@ class ScoreJob:
             updated_at=utc_now(),
             **fields,
         )
-        write_json_atomic(path, manifest)
+        write_json_atomic(self.dir / "manifest.json", manifest)
 
     def all_benchmarks(self) -> list[LoadedBenchmark]:
-        return [*self.benchmarks, *([self.reference] if self.reference else [])]
+        return [*self.benchmarks, *([self.reference] if self.reference else []), *self.companions.values()]
+
+    def answered_only(self) -> list[LoadedBenchmark]:
+        """Benchmarks the panel answers for comparison only (no choices-only pass, no judging)."""
+        return [*([self.reference] if self.reference else []), *self.companions.values()]
+
+    def companion_run(self, name: str) -> str | None:
+        """The robustness run directory recorded for benchmark ``name`` by an earlier attempt."""
+        return self._manifest().get("robustness_runs", {}).get(name)
+
+    def companion_rewrite(self, name: str) -> str | None:
+        return self._manifest().get("robustness_rewrites", {}).get(name)
+
+    def add_companion(self, name: str, run_dir: Path, rewritten: str) -> None:
+        companion = load_benchmark(run_dir, self.settings.limit)
+        self.companions[name] = companion.model_copy(update={"name": f"robustness:{name}"})
+        runs = self._manifest().get("robustness_runs", {})
+        rewrites = self._manifest().get("robustness_rewrites", {})
+        self._write_manifest(robustness_runs={**runs, name: str(run_dir)},
+                             robustness_rewrites={**rewrites, name: rewritten})
 
     def needs_local_model(self) -> bool:
         return any(spec.is_local for spec in self.settings.models())
@@ -125,7 +149,7 @@ class ScoreJob:
         units = []
         for bench in self.all_benchmarks():
             for mode in modes:
-                if mode == "choices_only" and bench is self.reference:
+                if mode == "choices_only" and bench in self.answered_only():
                     continue
                 for item in bench.items:
                     for spec in self.settings.panel:

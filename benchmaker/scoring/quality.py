@@ -94,6 +94,22 @@ def efficiency(bench: LoadedBenchmark) -> Result:
                   method="generation run's metered dollars per accepted item (details: minutes, calls, tokens)")
 
 
+def robustness(job: ScoreJob, bench: LoadedBenchmark, full: PanelView, records: list[PanelRecord],
+               models: list[str]) -> Result:
+    companion = job.companions.get(bench.name)
+    if companion is None:
+        reason = ("not requested (score with --robustness to generate a second benchmark from a rewritten "
+                  "requirement)" if bench.kind == "generated" else "only a generated benchmark has a requirement "
+                  "to rewrite")
+        return Result.missing("robustness", reason)
+    result = metrics.pearson_agreement("robustness", full.accuracy(), PanelView(records, companion, models,
+                                                                              "full").accuracy())
+    extra = {"companion": companion.source, "rewritten_requirement": job.companion_rewrite(bench.name)}
+    return result.model_copy(update={"details": {**result.details, **extra},
+                                      "method": (result.method + "; " if result.method else "")
+                                      + "panel accuracies on the original vs the rewritten-requirement benchmark"})
+
+
 def judged_results(job: ScoreJob) -> tuple[dict[str, Result], dict[str, dict[str, Result]]]:
     """Pooled length-debiasing fit per judged criterion, and each benchmark's debiased score."""
     pooled: dict[str, Result] = {}
@@ -160,8 +176,7 @@ def benchmark_quality(
         criteria["effectiveness"] = Result.missing("effectiveness", reference_reason)
     else:
         criteria["effectiveness"] = metrics.pearson_agreement("effectiveness", full.accuracy(), reference_accuracy)
-    criteria["robustness"] = Result.missing(
-        "robustness", "needs a second benchmark generated from a rewritten requirement; not requested")
+    criteria["robustness"] = robustness(job, bench, full, records, models)
     criteria["efficiency"] = efficiency(bench)
 
     accuracies = model_accuracies(full, settings.samples)
@@ -199,6 +214,7 @@ def benchmark_quality(
         name=bench.name, source=bench.source, kind=bench.kind, n_items=len(bench.items),
         n_options=sorted({len(c) for c in choices}), criteria=criteria, checks=checks,
         panel_accuracy=accuracies, items=items,
+        skipped_items=[s.model_dump() for s in bench.skipped],
     )
 
 

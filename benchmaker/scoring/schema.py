@@ -97,6 +97,9 @@ class BenchmarkQuality(_Model):
     checks: dict[str, Result]
     panel_accuracy: list[ModelAccuracy]
     items: list[ItemDiagnostics]
+    skipped_items: list[dict[str, Any]] = Field(
+        default_factory=list, description="Imported lines left out as invalid MCQs: {line, reason}."
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> BenchmarkQuality:

@@ -21,6 +21,8 @@ class ScoreSettings(BaseModel):
                                    "or a YAML/JSON mapping model -> accuracy, for effectiveness.")
     requirement: str | None = Field(default=None, description="Requirement for judging imported sets' alignment.")
     choices_only: bool = True
+    robustness: bool = Field(default=False, description="Generate a second benchmark from a rewritten "
+                             "requirement for each generated one (costs a generation run) and compare.")
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     limit: int | None = Field(default=None, gt=0, description="Score only the first N items of each benchmark.")
     boundary_fraction: float = Field(default=0.1, gt=0, le=0.5)
