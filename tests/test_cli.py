@@ -122,3 +122,29 @@ def test_sigkill_mid_generation_then_resume_loses_and_duplicates_nothing(tmp_pat
     assert sorted(item["metadata"]["attempt"] for item in items) == list(range(12))
     paid = [call["request_hash"] for call in _calls(run_dir) if not call["cached"]]
     assert len(paid) == len(set(paid)), "no finished call is paid twice"
+
+
+@pytest.mark.prefect
+def test_score_command_writes_a_report_for_generated_and_imported_sets(tmp_path):
+    first = cli("run", str(write_config(tmp_path)), "--quiet")
+    run_dir = first.stdout.strip().splitlines()[-1]
+    human = tmp_path / "human.jsonl"
+    human.write_text("\n".join(json.dumps({"question": f"What is {a} multiplied by 3?",
+                                           "choices": [str(3 * a), str(3 * a + 1)], "answer": 0})
+                               for a in range(11, 17)) + "\n")
+    strong, weak = tmp_path / "strong.yaml", tmp_path / "weak.yaml"
+    strong.write_text("skill: 0.9\n")
+    weak.write_text("skill: 0.2\n")
+    result = cli("score", run_dir, str(human), "--panel", f"scripted:{strong},scripted:{weak},scripted",
+                 "--judge", "scripted", "--embedding-model", "hashing", "--robustness",
+                 "--outputs-dir", str(tmp_path / "outputs"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = Path(result.stdout.strip().splitlines()[-1])
+    assert report.name == "report.html" and report.exists()
+    from benchmaker.scoring.schema import QualityReport
+
+    quality = QualityReport.model_validate_json((report.parent / "quality.json").read_text())
+    assert [b.kind for b in quality.benchmarks] == ["generated", "imported"]
+    robustness = quality.benchmarks[0].criteria["robustness"]
+    assert robustness.status == "ok" and robustness.details["rewritten_requirement"].startswith("Put differently")
+    assert "Traceback" not in result.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from benchmaker.errors import BenchmakerError
 
-class LocalModelError(Exception):
+
+class LocalModelError(BenchmakerError):
     """A problem with the embedded model or its server, worded for the end user.
 
     The message is a single line that says what went wrong and, where possible,

@@ -132,10 +132,11 @@ def _free_port() -> int:
 
 
 def _default_threads() -> int:
-    """$BENCHMAKER_LOCAL_THREADS, else half the CPUs we may use (as llama.cpp does).
+    """$BENCHMAKER_LOCAL_THREADS, else every CPU we may use.
 
-    Measured on 2 vCPUs shared with other work: 1 thread gave 4-7 tok/s, 2 threads
-    2-3 tok/s, because llama.cpp's threads spin-wait for each other under contention.
+    The server is the only heavy work of a run. Measured on 2 idle vCPUs: 2 threads gave
+    12.4-12.8 tok/s, 1 thread 8.5. Under contention from other processes the order flips
+    (llama.cpp's threads spin-wait for each other), so busy machines may want 1.
     """
     explicit = os.environ.get("BENCHMAKER_LOCAL_THREADS", "").strip()
     if explicit:
@@ -149,7 +150,7 @@ def _default_threads() -> int:
         available = len(os.sched_getaffinity(0))  # respects taskset/cpuset limits
     except AttributeError:  # not Linux
         available = os.cpu_count() or 1
-    return max(1, available // 2)
+    return max(1, available)
 
 
 def _death_signal_preexec() -> Callable[[], None] | None:
