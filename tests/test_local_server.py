@@ -139,7 +139,6 @@ def test_server_dies_with_its_parent_on_sigkill(model: Path, tmp_path: Path) -> 
         helper.stdout.close()
 
 
-@pytest.mark.local_model
 def _link_model_into(cache_dir: Path, model: Path) -> None:
     """Make cache_dir look like it holds the verified model, without copying 1 GB."""
     models = cache_dir / "models"
@@ -149,6 +148,7 @@ def _link_model_into(cache_dir: Path, model: Path) -> None:
     (models / marker.name).write_text(marker.read_text())
 
 
+@pytest.mark.local_model
 def test_detached_server_outlives_launcher_and_is_reused(model: Path, tmp_path: Path) -> None:
     _link_model_into(tmp_path, model)
     launcher = _run_helper(  # what `benchmaker local start` does
