@@ -14,8 +14,12 @@ import typer
 from benchmaker.config import RunConfig, apply_overrides, load_config_data, parse_config
 from benchmaker.errors import BenchmakerError, ConfigError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Turn a requirement into a reliable multiple-choice benchmark.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Turn a requirement into a reliable multiple-choice benchmark.",
+)
 local_app = typer.Typer(no_args_is_help=True, help="Manage the embedded local model server by hand.")
 app.add_typer(local_app, name="local")
 
@@ -79,6 +83,7 @@ def _resolve_config(
 @app.command()
 def validate(config: Annotated[Path, typer.Argument(help="YAML config file.")]) -> None:
     """Check a config and the prompts it needs; spends no tokens."""
+    from benchmaker.methods import needs_local_model
     from benchmaker.methods.direct import PROMPT_ID
     from benchmaker.prompts import PromptLibrary
 
@@ -86,14 +91,20 @@ def validate(config: Annotated[Path, typer.Argument(help="YAML config file.")]) 
         resolved = parse_config(load_config_data(config), source=f"config {config}")
         library = PromptLibrary()
         library.get(PROMPT_ID)
+        if needs_local_model(resolved):
+            from benchmaker.local.server import check_available
+
+            check_available()
     except ConfigError as error:
         _fail(str(error), EXIT_CONFIG)
     except BenchmakerError as error:
         _fail(str(error), EXIT_ERROR)
     req = resolved.requirement
     roles = ", ".join(f"{name}={getattr(resolved.models, name).model}" for name in ("generator", "solver", "judge"))
-    typer.echo(f"ok: {req.n_items} items x {req.n_options} options, method {resolved.method}, {roles}, "
-               f"panel={[s.model for s in resolved.models.panel]}, {len(library.templates)} prompts")
+    typer.echo(
+        f"ok: {req.n_items} items x {req.n_options} options, method {resolved.method}, {roles}, "
+        f"panel={[s.model for s in resolved.models.panel]}, {len(library.templates)} prompts"
+    )
 
 
 def _print_summary(result: dict[str, Any]) -> None:
@@ -101,15 +112,19 @@ def _print_summary(result: dict[str, Any]) -> None:
     typer.echo(f"status: {result['status']} ({result['stop_reason']})")
     if result.get("stop_detail"):
         typer.echo(f"  {result['stop_detail']}")
-    typer.echo(f"items: {result['accepted']}/{result['target']} accepted, {result['rejected']} rejected "
-               f"{result['rejections_by_reason'] or ''}".rstrip())
+    typer.echo(
+        f"items: {result['accepted']}/{result['target']} accepted, {result['rejected']} rejected "
+        f"{result['rejections_by_reason'] or ''}".rstrip()
+    )
     balance = result["answer_balance"]
     test = f", chi-square {balance['chi2']} (p={balance['p_value']})" if "chi2" in balance else ""
     typer.echo(f"answer letters: {balance['counts']}{test}")
     cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
-    typer.echo(f"llm: {usage['calls']} calls ({usage['cached_calls']} from cache), "
-               f"{usage['input_tokens'] + usage['output_tokens']} tokens, {cost}, "
-               f"{usage['llm_seconds']:.1f} s in calls; wall {result['wall_seconds_this_session']:.1f} s")
+    typer.echo(
+        f"llm: {usage['calls']} calls ({usage['cached_calls']} from cache), "
+        f"{usage['input_tokens'] + usage['output_tokens']} tokens, {cost}, "
+        f"{usage['llm_seconds']:.1f} s in calls; wall {result['wall_seconds_this_session']:.1f} s"
+    )
 
 
 @app.command()
@@ -133,8 +148,10 @@ def run(
             budget = {"max_calls": max_calls, "max_usd": max_usd}
         if resume is not None:
             if any(v is not None for v in (config, requirement, n, model, method)):
-                raise ConfigError("--resume continues a run with its own stored config; "
-                                  "only --concurrency, --max-calls and --max-usd may be given with it")
+                raise ConfigError(
+                    "--resume continues a run with its own stored config; "
+                    "only --concurrency, --max-calls and --max-usd may be given with it"
+                )
             from benchmaker.store import RunStore
 
             RunStore.open(resume)  # fail fast, before Prefect starts
@@ -156,7 +173,7 @@ def run(
     try:
         with _prefect_output_to(outputs / "logs" / "prefect.log"):
             result = run_generation(
-            resolved,
+                resolved,
                 resume_dir=resume,
                 budget=budget if resume is not None else None,
                 concurrency=concurrency if resume is not None else None,
@@ -188,16 +205,24 @@ def score(
     paths: Annotated[list[Path], typer.Argument(help="Run directories or benchmark files (.jsonl, MMLU .csv).")],
     panel: Annotated[str | None, typer.Option("--panel", help="Examinee models, comma-separated.")] = None,
     judge: Annotated[str | None, typer.Option("--judge", help="Judge model, or 'none' to skip judging.")] = None,
-    reference: Annotated[Path | None, typer.Option("--reference", help="Reference benchmark or "
-                                                   "model->accuracy YAML, for effectiveness.")] = None,
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Reference benchmark or model->accuracy YAML, for effectiveness.")
+    ] = None,
     samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Answers per model per item.")] = 1,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N items of each benchmark.")] = None,
-    requirement: Annotated[str | None, typer.Option("--requirement", help="Requirement to judge imported "
-                                                    "sets' alignment against.")] = None,
-    embedding_model: Annotated[str | None, typer.Option("--embedding-model", help="'hashing' for the "
-                                                        "offline fake.")] = None,
-    robustness: Annotated[bool, typer.Option("--robustness", help="Also generate a benchmark from a rewritten "
-                                             "requirement per generated set, and compare (costs a run).")] = False,
+    requirement: Annotated[
+        str | None, typer.Option("--requirement", help="Requirement to judge imported sets' alignment against.")
+    ] = None,
+    embedding_model: Annotated[
+        str | None, typer.Option("--embedding-model", help="'hashing' for the offline fake.")
+    ] = None,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness",
+            help="Also generate a benchmark from a rewritten requirement per generated set, and compare (costs a run).",
+        ),
+    ] = False,
     no_choices_only: Annotated[bool, typer.Option("--no-choices-only", help="Skip the choices-only pass.")] = False,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64)] = 1,
     max_calls: Annotated[int | None, typer.Option("--max-calls", min=1)] = None,
@@ -211,15 +236,24 @@ def score(
     from benchmaker.config import format_validation_error
     from benchmaker.scoring.settings import ScoreSettings
 
-    data: dict[str, Any] = {"samples": samples, "concurrency": concurrency, "outputs_dir": str(outputs_dir),
-                            "robustness": robustness, "choices_only": not no_choices_only}
+    data: dict[str, Any] = {
+        "samples": samples,
+        "concurrency": concurrency,
+        "outputs_dir": str(outputs_dir),
+        "robustness": robustness,
+        "choices_only": not no_choices_only,
+    }
     try:
         if (names := _model_list(panel)) is not None:
             data["panel"] = [{"model": name, "max_tokens": 16} for name in names]
         if judge is not None:
             data["judge"] = None if judge == "none" else {"model": judge, "max_tokens": 400}
-        for key, value in (("reference", reference), ("limit", limit), ("requirement", requirement),
-                           ("embedding_model", embedding_model)):
+        for key, value in (
+            ("reference", reference),
+            ("limit", limit),
+            ("requirement", requirement),
+            ("embedding_model", embedding_model),
+        ):
             if value is not None:
                 data[key] = str(value) if isinstance(value, Path) else value
         if max_calls is not None:
@@ -230,8 +264,10 @@ def score(
             raise ConfigError(f"invalid score options: {format_validation_error(error)}") from None
         from benchmaker.scoring.benchmarks import load_benchmark
 
-        for path in [*paths, *([reference] if reference and reference.suffix not in {".yaml", ".yml", ".json"}
-                               else [])]:
+        for path in [
+            *paths,
+            *([reference] if reference and reference.suffix not in {".yaml", ".yml", ".json"} else []),
+        ]:
             load_benchmark(path, 1)  # fail fast on a bad path, before Prefect starts
     except ConfigError as error:
         _fail(str(error), EXIT_CONFIG)

@@ -55,8 +55,9 @@ class ModelSpec(_Strict):
         if isinstance(value, str):
             return {"model": value}
         if isinstance(value, dict) and "api_key" in value:
-            raise ValueError("api_key is not accepted in config; put the key in an environment "
-                             "variable and name it in api_key_env")
+            raise ValueError(
+                "api_key is not accepted in config; put the key in an environment variable and name it in api_key_env"
+            )
         return value
 
     @property

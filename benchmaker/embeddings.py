@@ -50,8 +50,9 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0))
-        vectors = self._load().encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                      show_progress_bar=False, normalize_embeddings=True)
+        vectors = self._load().encode(
+            texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False, normalize_embeddings=True
+        )
         return np.asarray(vectors, dtype=np.float64)
 
 

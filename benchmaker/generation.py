@@ -158,8 +158,9 @@ class GenerationSession:
         attempt = draft.attempt
         key = normalize_text(draft.mcq.question)
         if key in self.seen_questions:
-            rejection = Rejection(attempt=attempt, stage="deduplicate", reason="duplicate_question",
-                                  detail=draft.mcq.question[:200])
+            rejection = Rejection(
+                attempt=attempt, stage="deduplicate", reason="duplicate_question", detail=draft.mcq.question[:200]
+            )
             self._reject(rejection)
             return rejection
         item = self._build_item(draft, attempt)

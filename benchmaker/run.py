@@ -15,7 +15,7 @@ from scipy.stats import chisquare
 from benchmaker.config import LETTERS, Budget, RunConfig
 from benchmaker.errors import StoreError
 from benchmaker.generation import GenerationSession, StopReason
-from benchmaker.llm.factory import build_role_model
+from benchmaker.llm.factory import LocalApiBase, build_role_model
 from benchmaker.llm.meter import Meter, UsageTotals
 from benchmaker.methods import GenerationContext, make_method, roles_of
 from benchmaker.prompts import PromptLibrary
@@ -41,13 +41,15 @@ class Run:
     meter: Meter
     session: GenerationSession
     started: float = field(default_factory=time.monotonic)
+    calls_before: int = 0
+    """Real calls already recorded when this session opened the run (a resume pays only the rest)."""
 
 
 def open_run(
     config: RunConfig,
     store: RunStore,
     *,
-    local_api_base: str | None = None,
+    local_api_base: LocalApiBase = None,
     script_dir: Path | None = None,
     prompts: PromptLibrary | None = None,
 ) -> Run:
@@ -84,7 +86,7 @@ def open_run(
     )
     manifest.setdefault("stages", {}).setdefault("generate", {}).update(status="running")
     store.write_manifest(manifest)
-    return Run(config=config, store=store, meter=meter, session=session)
+    return Run(config=config, store=store, meter=meter, session=session, calls_before=meter.snapshot().calls)
 
 
 def start_run(config: RunConfig, **kwargs: Any) -> Run:
@@ -126,6 +128,10 @@ def finish_run(run: Run) -> dict[str, Any]:
     reasons = Counter(r.reason for r in session.rejections)
     attempts = len(session.done_attempts)
     stop = session.stop_reason or StopReason.COMPLETE
+    this_session = round(time.monotonic() - run.started, 2)
+    # Sessions that were killed never get here, so their wall time is missing from the total;
+    # usage.llm_seconds, summed from llm_calls.jsonl, does include them.
+    previous = run.store.manifest().get("summary", {}).get("wall_seconds_total", 0.0)
     summary: dict[str, Any] = dict(
         status="complete" if stop == StopReason.COMPLETE else "stopped",
         stop_reason=str(stop),
@@ -138,7 +144,9 @@ def finish_run(run: Run) -> dict[str, Any]:
         acceptance_rate=round(len(items) / attempts, 4) if attempts else None,
         answer_balance=answer_balance(items, run.config.requirement.n_options),
         usage=usage.model_dump(),
-        wall_seconds_this_session=round(time.monotonic() - run.started, 2),
+        calls_this_session=usage.calls - run.calls_before,
+        wall_seconds_this_session=this_session,
+        wall_seconds_total=round(previous + this_session, 2),
     )
     if items:
         summary["per_item"] = {

@@ -30,8 +30,9 @@ from flows.generate import generate_benchmark
 
 
 @task(name="panel-answer", cache_policy=NO_CACHE, persist_result=False)
-def panel_answer(unit: PanelUnit, panel: dict[str, RoleModel], prompts: PromptLibrary, samples: int,
-                 seed: int) -> PanelRecord:
+def panel_answer(
+    unit: PanelUnit, panel: dict[str, RoleModel], prompts: PromptLibrary, samples: int, seed: int
+) -> PanelRecord:
     return answer_unit(unit, panel[unit.model], prompts, samples, seed)
 
 
@@ -40,8 +41,14 @@ def judge_item(unit: JudgeUnit, judge: RoleModel, prompts: PromptLibrary, max_re
     return judge_unit(unit, judge, prompts, max_repairs)
 
 
-def _fan_out(units: Sequence[Any], run: Callable[[list[Any]], list], record: Callable[[Any], None],
-             wave: int, desc: str, show_progress: bool) -> None:
+def _fan_out(
+    units: Sequence[Any],
+    run: Callable[[list[Any]], list],
+    record: Callable[[Any], None],
+    wave: int,
+    desc: str,
+    show_progress: bool,
+) -> None:
     with tqdm(total=len(units), desc=desc, disable=not show_progress, file=sys.stderr) as bar:
         for start in range(0, len(units), wave):
             for future in as_completed(run(list(units[start : start + wave]))):
@@ -49,16 +56,20 @@ def _fan_out(units: Sequence[Any], run: Callable[[list[Any]], list], record: Cal
                 bar.update(1)
 
 
-def _generate_companions(job: ScoreJob, rewriter: RoleModel, prompts: PromptLibrary, config: ScoreSettings,
-                         show_progress: bool) -> None:
+def _generate_companions(
+    job: ScoreJob, rewriter: RoleModel, prompts: PromptLibrary, config: ScoreSettings, show_progress: bool
+) -> None:
     """Robustness: for each generated benchmark, rewrite its requirement and generate a second one."""
     for bench in [b for b in job.benchmarks if b.kind == "generated" and b.requirement]:
         recorded = job.companion_run(bench.name)
         rewritten = job.companion_rewrite(bench.name) or rewrite_requirement(
-            rewriter, prompts, bench.requirement, config.max_repairs)
+            rewriter, prompts, bench.requirement, config.max_repairs
+        )
         if recorded is None:
-            result = generate_benchmark(config_data=companion_config(Path(bench.source), rewritten)
-                                        .model_dump(mode="json"), show_progress=show_progress)
+            result = generate_benchmark(
+                config_data=companion_config(Path(bench.source), rewritten).model_dump(mode="json"),
+                show_progress=show_progress,
+            )
         else:  # an earlier attempt started it: finish it (a no-op when it is complete)
             result = generate_benchmark(resume_dir=recorded, show_progress=show_progress)
         job.add_companion(bench.name, Path(result["run_dir"]), rewritten)
@@ -75,14 +86,25 @@ def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: 
         panel, judge, meter = job.open_models(api_base)
         if config.robustness:
             _generate_companions(job, judge or next(iter(panel.values())), prompts, config, show_progress)
-        _fan_out(job.panel_units(),
-                 lambda chunk: panel_answer.map(chunk, unmapped(panel), unmapped(prompts), unmapped(config.samples),
-                                                unmapped(config.seed)),
-                 job.record_panel, wave, "panel", show_progress)
+        _fan_out(
+            job.panel_units(),
+            lambda chunk: panel_answer.map(
+                chunk, unmapped(panel), unmapped(prompts), unmapped(config.samples), unmapped(config.seed)
+            ),
+            job.record_panel,
+            wave,
+            "panel",
+            show_progress,
+        )
         if judge is not None:
-            _fan_out(job.judge_units(),
-                     lambda chunk: judge_item.map(chunk, unmapped(judge), unmapped(prompts), unmapped(config.max_repairs)),
-                     job.record_judgment, wave, "judge", show_progress)
+            _fan_out(
+                job.judge_units(),
+                lambda chunk: judge_item.map(chunk, unmapped(judge), unmapped(prompts), unmapped(config.max_repairs)),
+                job.record_judgment,
+                wave,
+                "judge",
+                show_progress,
+            )
     report = build_report(job, make_embedder(config.embedding_model), usage=meter.snapshot().model_dump())
     quality_path, report_path = job.dir / "quality.json", job.dir / "report.html"
     write_json_atomic(quality_path, report.model_dump(mode="json"))
@@ -93,5 +115,6 @@ def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: 
 
 def run_scoring(paths: list[Path], settings: ScoreSettings, show_progress: bool = True) -> dict[str, str]:
     configured = score_benchmarks.with_options(task_runner=ThreadPoolTaskRunner(max_workers=settings.concurrency))
-    return configured(paths=[str(p) for p in paths], settings=settings.model_dump(mode="json"),
-                      show_progress=show_progress)
+    return configured(
+        paths=[str(p) for p in paths], settings=settings.model_dump(mode="json"), show_progress=show_progress
+    )

@@ -24,14 +24,38 @@ import numpy as np  # noqa: E402
 from benchmaker.scoring import metrics as m  # noqa: E402
 
 TARGET_SECONDS = 60.0
-SUBJECTS = ["the enzyme", "a sealed flask", "the central bank", "an electron", "the poet", "a prime number",
-            "the glacier", "a compiler", "the treaty", "a falling stone", "the neuron", "a polynomial"]
+SUBJECTS = [
+    "the enzyme",
+    "a sealed flask",
+    "the central bank",
+    "an electron",
+    "the poet",
+    "a prime number",
+    "the glacier",
+    "a compiler",
+    "the treaty",
+    "a falling stone",
+    "the neuron",
+    "a polynomial",
+]
 VERBS = ["absorbs", "reduces", "doubles", "transmits", "violates", "predicts", "stabilises", "encodes"]
-OBJECTS = ["heat at constant pressure", "interest rates", "the signal", "its own derivative",
-           "a loop invariant", "the Treaty of Westphalia", "kinetic energy", "long-term memory",
-           "the boundary condition"]
-ASKS = ["Which statement is correct?", "What follows?", "Which option best explains this?",
-        "What is the most likely result?"]
+OBJECTS = [
+    "heat at constant pressure",
+    "interest rates",
+    "the signal",
+    "its own derivative",
+    "a loop invariant",
+    "the Treaty of Westphalia",
+    "kinetic energy",
+    "long-term memory",
+    "the boundary condition",
+]
+ASKS = [
+    "Which statement is correct?",
+    "What follows?",
+    "Which option best explains this?",
+    "What is the most likely result?",
+]
 
 
 def synthetic_benchmark(n: int, k: int, seed: int = 0) -> dict[str, Any]:
@@ -50,10 +74,15 @@ def synthetic_benchmark(n: int, k: int, seed: int = 0) -> dict[str, Any]:
     labels = np.clip(np.round(difficulty + rng.normal(0, 0.7, n) + 3), 1, 5).tolist()
     return {
         "texts": [q + " " + " ".join(c) for q, c in zip(questions, choices, strict=True)],
-        "questions": questions, "choices": choices, "answers": rng.integers(0, 4, n).tolist(),
-        "correctness": correctness, "labels": labels, "models": [f"model_{j}" for j in range(k)],
-        "judge": [(("gen", "human")[i % 2], float(rng.integers(0, 2)), float(rng.integers(40, 400)))
-                  for i in range(2 * n)],
+        "questions": questions,
+        "choices": choices,
+        "answers": rng.integers(0, 4, n).tolist(),
+        "correctness": correctness,
+        "labels": labels,
+        "models": [f"model_{j}" for j in range(k)],
+        "judge": [
+            (("gen", "human")[i % 2], float(rng.integers(0, 2)), float(rng.integers(40, 400))) for i in range(2 * n)
+        ],
     }
 
 
@@ -104,11 +133,15 @@ def main() -> int:
     timed("judge length debiasing", lambda: m.length_debiased_scores("faithfulness", b["judge"]))
     timed("answer_position_balance", lambda: m.answer_position_balance(b["answers"], 4))
     timed("longest_option_baseline", lambda: m.longest_option_baseline(b["choices"], b["answers"]))
-    timed("choices_only_baseline", lambda: m.choices_only_baseline(
-        {name: c[:, j].tolist() for j, name in enumerate(b["models"])}, [4] * n))
+    timed(
+        "choices_only_baseline",
+        lambda: m.choices_only_baseline({name: c[:, j].tolist() for j, name in enumerate(b["models"])}, [4] * n),
+    )
     timed("item_discrimination", lambda: m.item_discrimination(c))
-    timed("panel_separability", lambda: m.panel_separability(
-        [(name, a, *m.wilson_interval(a * n, n)) for name, a in acc.items()]))
+    timed(
+        "panel_separability",
+        lambda: m.panel_separability([(name, a, *m.wilson_interval(a * n, n)) for name, a in acc.items()]),
+    )
     timed("project_2d", lambda: m.project_2d(emb))
 
     total = sum(timings.values())

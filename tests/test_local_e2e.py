@@ -46,13 +46,18 @@ def test_two_items_from_the_local_model_then_a_free_resume_then_a_report(tmp_pat
         from benchmaker.scoring.benchmarks import load_benchmark
 
         items = load_benchmark(mmlu, limit=2).items
-        human.write_text("".join(json.dumps({"question": i.question, "choices": list(i.choices),
-                                             "answer": i.answer}) + "\n" for i in items))
+        human.write_text(
+            "".join(
+                json.dumps({"question": i.question, "choices": list(i.choices), "answer": i.answer}) + "\n"
+                for i in items
+            )
+        )
     else:  # CI's clone sits beside shared/; elsewhere use two hand-made items
-        human.write_text('{"question": "What is 7 x 8?", "choices": ["54", "56", "58", "64"], "answer": "B"}\n'
-                         '{"question": "What is 9 + 16?", "choices": ["25", "24", "26", "35"], "answer": 0}\n')
-    scored = cli("score", str(run_dir), str(human), "--outputs-dir", str(tmp_path / "outputs"), "--quiet",
-                 timeout=1800)
+        human.write_text(
+            '{"question": "What is 7 x 8?", "choices": ["54", "56", "58", "64"], "answer": "B"}\n'
+            '{"question": "What is 9 + 16?", "choices": ["25", "24", "26", "35"], "answer": 0}\n'
+        )
+    scored = cli("score", str(run_dir), str(human), "--outputs-dir", str(tmp_path / "outputs"), "--quiet", timeout=1800)
     assert scored.returncode == 0, scored.stdout + scored.stderr
     report = Path(scored.stdout.strip().splitlines()[-1])
     quality = QualityReport.model_validate_json((report.parent / "quality.json").read_text())

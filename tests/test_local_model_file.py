@@ -160,9 +160,7 @@ def test_default_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.Monkey
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "benchmaker"
 
 
-def test_ensure_model_file_uses_cache_dir(
-    parts: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ensure_model_file_uses_cache_dir(parts: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model_file, "find_parts", lambda: parts)
     monkeypatch.setattr(model_file, "MODEL_SIZE_BYTES", len(JOINED))
     monkeypatch.setattr(model_file, "MODEL_SHA256", JOINED_SHA)

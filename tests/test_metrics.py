@@ -44,14 +44,17 @@ def assert_ok(result: Result) -> None:
 
 
 # Items x models: each row's number of correct models is 4, 3, 2, 3, 1, 0 -> error rates below.
-PANEL = np.array([
-    [1, 1, 1, 1],
-    [1, 1, 1, 0],
-    [1, 1, 0, 0],
-    [0, 1, 1, 1],
-    [1, 0, 0, 0],
-    [0, 0, 0, 0],
-], dtype=float)
+PANEL = np.array(
+    [
+        [1, 1, 1, 1],
+        [1, 1, 1, 0],
+        [1, 1, 0, 0],
+        [0, 1, 1, 1],
+        [1, 0, 0, 0],
+        [0, 0, 0, 0],
+    ],
+    dtype=float,
+)
 ERRORS = [0.0, 0.25, 0.5, 0.25, 0.75, 1.0]
 LABELS: list[float | None] = [1, 2, 3, 4, 5, 6]
 
@@ -67,8 +70,25 @@ def test_tokenize_chinese_one_token_per_character() -> None:
 def test_tokenize_mixed_text() -> None:
     text = "Hello, World! 我爱Python 3.11 — don't stop; ひらがなカタカナ 한국"
     assert tokenize(text) == [
-        "hello", "world", "我", "爱", "python", "3", "11", "don't", "stop",
-        "ひ", "ら", "が", "な", "カ", "タ", "カ", "ナ", "한", "국",
+        "hello",
+        "world",
+        "我",
+        "爱",
+        "python",
+        "3",
+        "11",
+        "don't",
+        "stop",
+        "ひ",
+        "ら",
+        "が",
+        "な",
+        "カ",
+        "タ",
+        "カ",
+        "ナ",
+        "한",
+        "국",
     ]
     assert tokenize("  ...!?  ") == []
 
@@ -164,9 +184,7 @@ def test_controllability_known_spearman() -> None:
 
 def test_controllability_ignores_unlabelled_items() -> None:
     labels = [*LABELS, None, float("nan")]
-    assert difficulty_controllability(labels, [*ERRORS, 0.9, 0.1]).value == pytest.approx(
-        15.5 / math.sqrt(17.5 * 17)
-    )
+    assert difficulty_controllability(labels, [*ERRORS, 0.9, 0.1]).value == pytest.approx(15.5 / math.sqrt(17.5 * 17))
 
 
 def test_controllability_missing_paths() -> None:
@@ -281,14 +299,17 @@ def test_choices_only_baseline() -> None:
 
 def test_item_discrimination_flags_inverted_key() -> None:
     # Five models from weakest to strongest; item 4 has its key inverted: only the weak models "get it right".
-    c = np.array([
-        [0, 0, 1, 1, 1],
-        [0, 1, 1, 1, 1],
-        [0, 0, 0, 1, 1],
-        [0, 0, 0, 0, 1],
-        [1, 1, 0, 0, 0],
-        [1, 1, 1, 1, 1],  # everyone right: undefined
-    ], dtype=float)
+    c = np.array(
+        [
+            [0, 0, 1, 1, 1],
+            [0, 1, 1, 1, 1],
+            [0, 0, 0, 1, 1],
+            [0, 0, 0, 0, 1],
+            [1, 1, 0, 0, 0],
+            [1, 1, 1, 1, 1],  # everyone right: undefined
+        ],
+        dtype=float,
+    )
     result, per_item = item_discrimination(c)
     assert_ok(result)
     rest = c.sum(axis=0) - c

@@ -13,8 +13,9 @@ def test_shipped_prompts_load_and_declare_their_inputs():
 
 def test_render_splits_messages_and_fails_on_missing_variables():
     template = PromptLibrary().get("direct.generate_mcq")
-    messages = template.render(requirement="Chem", language="English", n_options=3, letters=["A", "B", "C"],
-                               schema="{}")
+    messages = template.render(
+        requirement="Chem", language="English", n_options=3, letters=["A", "B", "C"], schema="{}"
+    )
     assert [m.role for m in messages] == ["system", "user"]
     assert "Chem" in messages[1].content and "B, C" in messages[1].content
     with pytest.raises(PromptError, match="missing variables \\['schema'\\]"):

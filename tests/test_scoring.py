@@ -26,22 +26,31 @@ def _jsonl(path, rows):
 
 
 def test_jsonl_answers_by_letter_or_index_and_invalid_items_are_listed(tmp_path):
-    path = _jsonl(tmp_path / "set.jsonl", [
-        {"question": "1+1?", "choices": ["1", "2"], "answer": "B"},
-        {"question": "2+2?", "choices": ["4", "5", "6"], "answer": 0, "id": "x"},
-        {"question": "dup?", "choices": ["a", "a"], "answer": "A"},
-        {"question": "range?", "choices": ["a", "b"], "answer": "C"},
-    ])
+    path = _jsonl(
+        tmp_path / "set.jsonl",
+        [
+            {"question": "1+1?", "choices": ["1", "2"], "answer": "B"},
+            {"question": "2+2?", "choices": ["4", "5", "6"], "answer": 0, "id": "x"},
+            {"question": "dup?", "choices": ["a", "a"], "answer": "A"},
+            {"question": "range?", "choices": ["a", "b"], "answer": "C"},
+        ],
+    )
     bench = load_benchmark(path)
     assert [(i.id, i.answer_index) for i in bench.items] == [("set-1", 1), ("x", 0)]
     assert [(s.line, "not unique" in s.reason or "out of range" in s.reason) for s in bench.skipped] == [
-        (3, True), (4, True)]
+        (3, True),
+        (4, True),
+    ]
 
 
 def test_malformed_jsonl_is_an_error_naming_the_line(tmp_path):
     with pytest.raises(BenchmarkLoadError, match=r"set.jsonl:2: choices: Field required"):
-        load_benchmark(_jsonl(tmp_path / "set.jsonl", [{"question": "q", "choices": ["a", "b"], "answer": 0},
-                                                       {"question": "q", "answer": 0}]))
+        load_benchmark(
+            _jsonl(
+                tmp_path / "set.jsonl",
+                [{"question": "q", "choices": ["a", "b"], "answer": 0}, {"question": "q", "answer": 0}],
+            )
+        )
     with pytest.raises(BenchmarkLoadError, match="expected a run directory"):
         load_benchmark(_touch(tmp_path / "set.txt"))
 
@@ -61,9 +70,18 @@ def test_mmlu_csv_loads_and_its_flawed_item_is_skipped(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [('{"answer": "B"}', 1), ("B", 1), ("(c)", 2), ('{"answer": "d"}', 3),
-     ("The answer is B", None), ("B, because 4", None), ('{"answer": "E"}', None), ('{"answer": "AB"}', None),
-     ("", None), ('{"letter": "A"}', None)],
+    [
+        ('{"answer": "B"}', 1),
+        ("B", 1),
+        ("(c)", 2),
+        ('{"answer": "d"}', 3),
+        ("The answer is B", None),
+        ("B, because 4", None),
+        ('{"answer": "E"}', None),
+        ('{"answer": "AB"}', None),
+        ("", None),
+        ('{"letter": "A"}', None),
+    ],
 )
 def test_answer_parsing_is_strict(text, expected):
     assert parse_letter(text, 4) == expected
@@ -102,14 +120,27 @@ def generated_run(tmp_path):
 
 
 def test_report_scores_generated_and_imported_side_by_side(tmp_path, generated_run):
-    imported = _jsonl(tmp_path / "human.jsonl", [
-        {"question": f"What is {a} multiplied by {b}?", "choices": [str(a * b), str(a * b + 1), str(a + b), "0"],
-         "answer": "A"} for a, b in [(12, 13), (21, 14), (33, 17), (41, 19), (25, 25), (17, 16)]])
+    imported = _jsonl(
+        tmp_path / "human.jsonl",
+        [
+            {
+                "question": f"What is {a} multiplied by {b}?",
+                "choices": [str(a * b), str(a * b + 1), str(a + b), "0"],
+                "answer": "A",
+            }
+            for a, b in [(12, 13), (21, 14), (33, 17), (41, 19), (25, 25), (17, 16)]
+        ],
+    )
     reference = tmp_path / "reference.yaml"
     panel = _skills(tmp_path)
     reference.write_text("\n".join(f"'{name}': {acc}" for name, acc in zip(panel, (0.9, 0.5, 0.3), strict=True)))
-    settings = ScoreSettings(panel=[{"model": m} for m in panel], judge={"model": "scripted"}, reference=reference,
-                             outputs_dir=tmp_path / "out", embedding_model="hashing")
+    settings = ScoreSettings(
+        panel=[{"model": m} for m in panel],
+        judge={"model": "scripted"},
+        reference=reference,
+        outputs_dir=tmp_path / "out",
+        embedding_model="hashing",
+    )
     report = _score(ScoreJob([generated_run, imported], settings))
     QualityReport.model_validate_json(report.model_dump_json())  # the schema round-trips
     generated, human = report.benchmarks
@@ -130,8 +161,9 @@ def test_report_scores_generated_and_imported_side_by_side(tmp_path, generated_r
 
 
 def test_panel_of_one_says_why_instead_of_inventing_numbers(tmp_path, generated_run):
-    settings = ScoreSettings(panel=[{"model": "scripted"}], judge=None, outputs_dir=tmp_path / "out",
-                             embedding_model="hashing")
+    settings = ScoreSettings(
+        panel=[{"model": "scripted"}], judge=None, outputs_dir=tmp_path / "out", embedding_model="hashing"
+    )
     quality = _score(ScoreJob([generated_run], settings)).benchmarks[0]
     assert quality.criteria["knowledge_diversity"].status == "not_computable"
     assert "one" in quality.criteria["knowledge_diversity"].reason
@@ -141,8 +173,12 @@ def test_panel_of_one_says_why_instead_of_inventing_numbers(tmp_path, generated_
 
 
 def test_rerunning_the_same_job_resumes_without_new_answers(tmp_path, generated_run):
-    settings = ScoreSettings(panel=[{"model": "scripted"}], judge={"model": "scripted"},
-                             outputs_dir=tmp_path / "out", embedding_model="hashing")
+    settings = ScoreSettings(
+        panel=[{"model": "scripted"}],
+        judge={"model": "scripted"},
+        outputs_dir=tmp_path / "out",
+        embedding_model="hashing",
+    )
     first = ScoreJob([generated_run], settings)
     _score(first)
     again = ScoreJob([generated_run], settings)

@@ -9,8 +9,9 @@ from benchmaker.store import REJECTIONS, RunStore, write_json_atomic
 
 
 def _config(tmp_path):
-    return parse_config({"requirement": {"description": "Unit test store.", "n_items": 2},
-                         "outputs_dir": str(tmp_path / "out")})
+    return parse_config(
+        {"requirement": {"description": "Unit test store.", "n_items": 2}, "outputs_dir": str(tmp_path / "out")}
+    )
 
 
 def test_create_writes_manifest_without_secrets(tmp_path):

@@ -28,7 +28,11 @@ LOCAL_ALIAS = "local"
 LOCAL_PLACEHOLDER_KEY = "no-key-needed"
 
 
-def provider_client(spec: ModelSpec, *, local_api_base: str | None, script_dir: Path | None) -> tuple[LLMClient, str]:
+LocalApiBase = str | Callable[[], str] | None
+"""The embedded server's address, or a callable that starts the server and returns it."""
+
+
+def provider_client(spec: ModelSpec, *, local_api_base: LocalApiBase, script_dir: Path | None) -> tuple[LLMClient, str]:
     """The bare client for a spec, and the identity its cache entries are keyed under."""
     if spec.is_scripted:
         return scripted_from_model_name(spec.model, script_dir), spec.model
@@ -126,7 +130,7 @@ def build_role_model(
     meter: Meter,
     sink: Callable[[CallRecord], None] | None,
     cache_dir: Path | None,
-    local_api_base: str | None = None,
+    local_api_base: LocalApiBase = None,
     script_dir: Path | None = None,
     provider: LLMClient | None = None,
 ) -> RoleModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmaker.errors import LLMPermanentError, LLMTransientError
@@ -88,7 +89,7 @@ class LiteLLMClient:
         self,
         *,
         litellm_model: str,
-        api_base: str | None = None,
+        api_base: str | Callable[[], str] | None = None,
         api_key: str | None = None,
         response_format_mode: ResponseFormatMode = "json_object",
         timeout_s: float = 300,
@@ -124,8 +125,10 @@ class LiteLLMClient:
         response_format = build_response_format(self.response_format_mode, request.response_schema)
         if response_format is not None:
             kwargs["response_format"] = response_format
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
+        # A callable api_base is resolved per call: the embedded server starts on first use.
+        api_base = self.api_base() if callable(self.api_base) else self.api_base
+        if api_base:
+            kwargs["api_base"] = api_base
         if self.api_key:
             kwargs["api_key"] = self.api_key
         return kwargs
@@ -151,11 +154,15 @@ class LiteLLMClient:
         reasons = [str(choice.finish_reason or "") for choice in response.choices]
         usage = getattr(response, "usage", None)
         cost, known = self._cost(response)
-        return texts, reasons, Usage(
-            input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cost_usd=cost,
-            cost_known=known,
+        return (
+            texts,
+            reasons,
+            Usage(
+                input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                cost_usd=cost,
+                cost_known=known,
+            ),
         )
 
     def complete(self, request: LLMRequest) -> Completion:

@@ -47,9 +47,7 @@ class Meter:
             if self.budget.max_calls is not None and spent_calls >= self.budget.max_calls:
                 raise BudgetExceeded(f"call budget spent ({self.budget.max_calls} calls)")
             if self.budget.max_usd is not None and self.totals.cost_usd >= self.budget.max_usd:
-                raise BudgetExceeded(
-                    f"dollar budget spent (${self.totals.cost_usd:.4f} of ${self.budget.max_usd:.4f})"
-                )
+                raise BudgetExceeded(f"dollar budget spent (${self.totals.cost_usd:.4f} of ${self.budget.max_usd:.4f})")
             self._in_flight += 1
 
     def release(self) -> None:

@@ -2,8 +2,10 @@
 
 Without a script it answers the prompts it knows with valid, deterministic replies derived from
 the request hash: correct multiplication MCQs as a generator, right answers to those (with
-probability ``skill``) as an examinee, verdicts as a judge, and requirement rewrites. A script (``scripted:<file.yaml>``) queues replies per prompt id,
-consumed in order before the built-in answers; an entry may also be an error to raise::
+probability ``skill``) as an examinee, verdicts as a judge, and requirement rewrites.
+
+A script (``scripted:<file.yaml>``) queues replies per prompt id, consumed in order before the
+built-in answers; an entry may also be an error to raise::
 
     responses:
       direct.generate_mcq:
@@ -194,4 +196,3 @@ def scripted_from_model_name(model: str, base_dir: Path | None = None) -> Script
     if not script_path.is_absolute() and base_dir is not None:
         script_path = base_dir / script_path
     return ScriptedLLM(load_script(script_path))
-

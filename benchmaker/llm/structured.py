@@ -59,7 +59,9 @@ class StructuredResult(Generic[T]):
     completions: tuple[Completion, ...]
 
 
-def complete_structured(client: LLMClient, request: LLMRequest, model: type[T], max_repairs: int) -> StructuredResult[T]:
+def complete_structured(
+    client: LLMClient, request: LLMRequest, model: type[T], max_repairs: int
+) -> StructuredResult[T]:
     """Call, validate, and on failure re-ask with the error up to ``max_repairs`` times.
 
     Raises:

@@ -129,8 +129,7 @@ def _check_parts_size(parts: Sequence[Path], expected_size: int) -> None:
     total = sum(p.stat().st_size for p in parts)
     if total != expected_size:
         raise LocalModelError(
-            f"embedded model parts add up to {total} bytes, expected {expected_size}; "
-            f"reinstall them ({INSTALL_HINT})"
+            f"embedded model parts add up to {total} bytes, expected {expected_size}; reinstall them ({INSTALL_HINT})"
         )
 
 

@@ -36,9 +36,14 @@ from benchmaker.local.errors import LocalModelError
 from benchmaker.local.model_file import (
     INSTALL_HINT,
     MODEL_NAME,
+    MODEL_SHA256,
+    MODEL_SIZE_BYTES,
     default_cache_dir,
     ensure_model_file,
     file_lock,
+    find_parts,
+    is_verified,
+    model_path,
     write_atomically,
 )
 
@@ -143,9 +148,7 @@ def _default_threads() -> int:
         try:
             return max(1, int(explicit))
         except ValueError:
-            raise LocalModelError(
-                f"BENCHMAKER_LOCAL_THREADS must be a whole number, got {explicit!r}"
-            ) from None
+            raise LocalModelError(f"BENCHMAKER_LOCAL_THREADS must be a whole number, got {explicit!r}") from None
     try:
         available = len(os.sched_getaffinity(0))  # respects taskset/cpuset limits
     except AttributeError:  # not Linux
@@ -182,9 +185,17 @@ def _death_signal_preexec() -> Callable[[], None] | None:
 def _check_installed() -> None:
     for module in ("llama_cpp", "uvicorn", "fastapi"):
         if importlib.util.find_spec(module) is None:
-            raise LocalModelError(
-                f"llama-cpp-python server is not installed (no module {module}); {INSTALL_HINT}"
-            )
+            raise LocalModelError(f"llama-cpp-python server is not installed (no module {module}); {INSTALL_HINT}")
+
+
+def check_available() -> None:
+    """Raise LocalModelError unless the server and the model (assembled, or its parts) are installed.
+
+    Cheap: no assembly, no hashing; ``benchmaker validate`` calls it.
+    """
+    _check_installed()
+    if not is_verified(model_path(), MODEL_SIZE_BYTES, MODEL_SHA256):
+        find_parts()
 
 
 def _log_tail(log_path: Path, start: int) -> str:
@@ -303,9 +314,7 @@ class LocalModelServer:
         )
         return endpoint
 
-    def _spawn(
-        self, model: Path, port: int, n_threads: int, detached: bool, log: IO[bytes]
-    ) -> subprocess.Popen[bytes]:
+    def _spawn(self, model: Path, port: int, n_threads: int, detached: bool, log: IO[bytes]) -> subprocess.Popen[bytes]:
         flags = {
             "--model": str(model),
             "--model_alias": MODEL_NAME,
@@ -355,9 +364,7 @@ class LocalModelServer:
     def _read_state(self) -> LocalEndpoint | None:
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            return LocalEndpoint(
-                api_base=str(state["api_base"]), port=int(state["port"]), pid=int(state["pid"])
-            )
+            return LocalEndpoint(api_base=str(state["api_base"]), port=int(state["port"]), pid=int(state["pid"]))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):

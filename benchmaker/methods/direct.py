@@ -80,8 +80,9 @@ class DirectMethod:
                 answer_index=LETTERS.index(reply.answer),
             )
         except ValidationError as error:
-            return Rejection(attempt=attempt, stage="validate", reason="invalid_mcq",
-                             detail=format_validation_error(error))
+            return Rejection(
+                attempt=attempt, stage="validate", reason="invalid_mcq", detail=format_validation_error(error)
+            )
         return Draft(
             attempt=attempt,
             mcq=mcq,

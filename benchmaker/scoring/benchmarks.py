@@ -132,8 +132,15 @@ def _load_jsonl(path: Path) -> LoadedBenchmark:
         except ValidationError as error:
             raise BenchmarkLoadError(f"{path}:{number}: {format_validation_error(error)}") from None
         try:
-            items.append(_item(str(raw.id if raw.id is not None else f"{path.stem}-{number}"), raw.question,
-                               raw.choices, raw.answer, difficulty=raw.difficulty))
+            items.append(
+                _item(
+                    str(raw.id if raw.id is not None else f"{path.stem}-{number}"),
+                    raw.question,
+                    raw.choices,
+                    raw.answer,
+                    difficulty=raw.difficulty,
+                )
+            )
         except ValueError as error:
             skipped.append(SkippedItem(line=number, reason=_reason(error)))
     return _imported(path, items, skipped)
@@ -156,8 +163,9 @@ def _load_mmlu_csv(path: Path) -> LoadedBenchmark:
 def _imported(path: Path, items: list[ScoredItem], skipped: list[SkippedItem]) -> LoadedBenchmark:
     if not items:
         raise BenchmarkLoadError(f"{path}: no valid items" + (f" ({len(skipped)} skipped)" if skipped else ""))
-    return LoadedBenchmark(name=path.stem, source=str(path), kind="imported", items=tuple(items),
-                           skipped=tuple(skipped))
+    return LoadedBenchmark(
+        name=path.stem, source=str(path), kind="imported", items=tuple(items), skipped=tuple(skipped)
+    )
 
 
 def load_benchmark(path: Path, limit: int | None = None) -> LoadedBenchmark:

@@ -43,8 +43,16 @@ DETAILS_CHARS = 4000  # JSON of a result's details shown in its collapsible bloc
 RASTERIZE_ABOVE = 4000  # scatter points drawn as an embedded bitmap above this many
 
 PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 ]
 
 DIMENSION_TITLES = {
@@ -177,8 +185,7 @@ class _Plots:
         prefix = f"plot{self.count}"
         buf = io.StringIO()
         with matplotlib.rc_context({**_RC, "svg.hashsalt": prefix}):
-            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Type": None,
-                                                      "Format": None})
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Type": None, "Format": None})
         # Only markup drawn by this module is ever marked safe.
         return Markup(_clean_svg(buf.getvalue(), prefix))
 
@@ -237,8 +244,7 @@ def _criteria_rows(report: QualityReport) -> list[dict[str, Any]]:
 def _check_rows(report: QualityReport) -> list[dict[str, Any]]:
     extra = sorted({name for b in report.benchmarks for name in b.checks} - set(CHECKS))
     return [
-        {"name": name, "cells": [_cell(b.checks.get(name)) for b in report.benchmarks]}
-        for name in (*CHECKS, *extra)
+        {"name": name, "cells": [_cell(b.checks.get(name)) for b in report.benchmarks]} for name in (*CHECKS, *extra)
     ]
 
 
@@ -260,12 +266,14 @@ def _accuracy_table(report: QualityReport) -> list[dict[str, Any]]:
             if acc is None:
                 cells.append(None)
             else:
-                cells.append({
-                    "value": fmt(acc.accuracy),
-                    "ci": fmt_ci(acc.ci_low, acc.ci_high),
-                    "note": f"{acc.n_items} items × {acc.samples_per_item}"
-                    + (f", {acc.unparsable} unparsable" if acc.unparsable else ""),
-                })
+                cells.append(
+                    {
+                        "value": fmt(acc.accuracy),
+                        "ci": fmt_ci(acc.ci_low, acc.ci_high),
+                        "note": f"{acc.n_items} items × {acc.samples_per_item}"
+                        + (f", {acc.unparsable} unparsable" if acc.unparsable else ""),
+                    }
+                )
         if any(cells):
             rows.append({"model": model, "cells": cells})
     return rows
@@ -295,8 +303,14 @@ def _judge_rows(report: QualityReport) -> list[dict[str, Any]]:
             debiased.method = debiased.details = ""  # the method line is the pooled fit's, shown once
             entries.append({"benchmark": b.name, "raw": fmt(raw), "raw_source": source, "debiased": debiased})
         if not entries:
-            entries.append({"benchmark": "—", "raw": "—", "raw_source": "",
-                            "debiased": Cell(status="absent", reason="no benchmarks")})
+            entries.append(
+                {
+                    "benchmark": "—",
+                    "raw": "—",
+                    "raw_source": "",
+                    "debiased": Cell(status="absent", reason="no benchmarks"),
+                }
+            )
         rows.append({"criterion": criterion, "coefficient": _cell(pooled), "entries": entries})
     return rows
 
@@ -323,14 +337,16 @@ def _flagged(report: QualityReport) -> list[dict[str, Any]]:
             }
             for it in flagged[:FLAGGED_ROWS]
         ]
-        out.append({
-            "name": b.name,
-            "n_items": b.n_items,
-            "n_flagged": len(flagged),
-            "hidden": max(0, len(flagged) - FLAGGED_ROWS),
-            "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
-            "rows": rows,
-        })
+        out.append(
+            {
+                "name": b.name,
+                "n_items": b.n_items,
+                "n_flagged": len(flagged),
+                "hidden": max(0, len(flagged) - FLAGGED_ROWS),
+                "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+                "rows": rows,
+            }
+        )
     return out
 
 
@@ -401,8 +417,11 @@ def _label_vs_error(report: QualityReport, plots: _Plots, colors: dict[str, str]
     title = "Difficulty label vs panel error rate"
     series, excluded = [], []
     for b in report.benchmarks:
-        pairs = [(it.difficulty_label, it.panel_error_rate) for it in b.items
-                 if _finite(it.difficulty_label, it.panel_error_rate)]
+        pairs = [
+            (it.difficulty_label, it.panel_error_rate)
+            for it in b.items
+            if _finite(it.difficulty_label, it.panel_error_rate)
+        ]
         if pairs:
             series.append((b, np.array(pairs, dtype=float)))
         elif not _labels(b):
@@ -410,8 +429,11 @@ def _label_vs_error(report: QualityReport, plots: _Plots, colors: dict[str, str]
         else:
             excluded.append(f"{b.name}: no panel error rates")
     if not series:
-        return Plot(title=title, note="not available: no benchmark has items with both a difficulty label "
-                    "and a panel error rate", excluded=excluded)
+        return Plot(
+            title=title,
+            note="not available: no benchmark has items with both a difficulty label and a panel error rate",
+            excluded=excluded,
+        )
     discrete = _is_discrete([float(v) for _, a in series for v in a[:, 0]])
     rng = np.random.default_rng(0)
     offsets = np.linspace(-0.15, 0.15, len(series)) if discrete and len(series) > 1 else np.zeros(len(series))
@@ -422,13 +444,20 @@ def _label_vs_error(report: QualityReport, plots: _Plots, colors: dict[str, str]
             rho = _spearman(x, y)
             label = f"{b.name} (n={len(a)}" + (f", Spearman ρ={rho:.2f})" if rho is not None else ")")
             jitter = rng.uniform(-0.08, 0.08, len(x)) if discrete else 0.0
-            ax.scatter(x + offset + jitter, y, s=14, alpha=0.45, color=colors[b.name], linewidths=0,
-                       label=_legend_label(label), rasterized=len(x) > RASTERIZE_ABOVE)
+            ax.scatter(
+                x + offset + jitter,
+                y,
+                s=14,
+                alpha=0.45,
+                color=colors[b.name],
+                linewidths=0,
+                label=_legend_label(label),
+                rasterized=len(x) > RASTERIZE_ABOVE,
+            )
             if discrete:
                 levels = np.unique(x)
                 means = [y[x == v].mean() for v in levels]
-                ax.plot(levels + offset, means, color=colors[b.name], marker="D", markersize=5,
-                        linewidth=1.6)
+                ax.plot(levels + offset, means, color=colors[b.name], marker="D", markersize=5, linewidth=1.6)
         jittered = " (points jittered; diamonds: mean per label)" if discrete else ""
         ax.set_xlabel("difficulty label" + jittered)
         ax.set_ylabel("panel error rate")
@@ -437,39 +466,52 @@ def _label_vs_error(report: QualityReport, plots: _Plots, colors: dict[str, str]
             ax.set_xticks(np.unique(np.concatenate([a[:, 0] for _, a in series])))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, markerscale=1.8)
         svg = plots.svg(fig)
-    return Plot(title=title, svg=svg, excluded=excluded,
-                caption="A controllable generator's harder labels should draw more panel errors.")
+    return Plot(
+        title=title,
+        svg=svg,
+        excluded=excluded,
+        caption="A controllable generator's harder labels should draw more panel errors.",
+    )
 
 
 def _embedding_map(report: QualityReport, plots: _Plots, colors: dict[str, str]) -> Plot:
     title = "Embedding map (2-D projection of item embeddings)"
     series, excluded = [], []
     for b in report.benchmarks:
-        xy = [it.embedding_2d for it in b.items
-              if it.embedding_2d is not None and _finite(*it.embedding_2d)]
+        xy = [it.embedding_2d for it in b.items if it.embedding_2d is not None and _finite(*it.embedding_2d)]
         if xy:
             series.append((b, np.array(xy, dtype=float)))
         else:
             excluded.append(f"{b.name}: no 2-D coordinates")
     if not series:
-        return Plot(title=title, note="not available: no item has 2-D embedding coordinates",
-                    excluded=excluded)
+        return Plot(title=title, note="not available: no item has 2-D embedding coordinates", excluded=excluded)
     with plots.figure(11.5, 5.2) as fig:
         ax = fig.add_subplot()
         for spine in ax.spines.values():
             spine.set_visible(True)
             spine.set_color("#bbb")
         for b, xy in series:
-            ax.scatter(xy[:, 0], xy[:, 1], s=12, alpha=0.55, color=colors[b.name], linewidths=0,
-                       label=_legend_label(f"{b.name} (n={len(xy)})"), rasterized=len(xy) > RASTERIZE_ABOVE)
+            ax.scatter(
+                xy[:, 0],
+                xy[:, 1],
+                s=12,
+                alpha=0.55,
+                color=colors[b.name],
+                linewidths=0,
+                label=_legend_label(f"{b.name} (n={len(xy)})"),
+                rasterized=len(xy) > RASTERIZE_ABOVE,
+            )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, markerscale=1.6)
         svg = plots.svg(fig)
-    return Plot(title=title, svg=svg, excluded=excluded,
-                caption=f"Coordinates from {report.embedding_model}; "
-                "overlapping clouds mean similar content.")
+    return Plot(
+        title=title,
+        svg=svg,
+        excluded=excluded,
+        caption=f"Coordinates from {report.embedding_model}; overlapping clouds mean similar content.",
+    )
 
 
 def _answer_positions(report: QualityReport, plots: _Plots, colors: dict[str, str]) -> Plot:
@@ -485,8 +527,7 @@ def _answer_positions(report: QualityReport, plots: _Plots, colors: dict[str, st
                 continue
         excluded.append(f"{b.name}: no answer-position counts")
     if not series:
-        return Plot(title=title, note="not available: no benchmark reports answer-position counts",
-                    excluded=excluded)
+        return Plot(title=title, note="not available: no benchmark reports answer-position counts", excluded=excluded)
     letters = sorted({k for _, _, c, _ in series for k in c})
     width = 0.8 / len(series)
     with plots.figure(11.5, 3.6) as fig:
@@ -497,8 +538,9 @@ def _answer_positions(report: QualityReport, plots: _Plots, colors: dict[str, st
             # metrics.answer_position_balance: the check's value is the chi-square p-value.
             p = check.details.get("p_value", check.value if check.status == "ok" else None)
             label = f"{b.name} (n={fmt(total)}" + (f", χ² p={fmt(p)})" if _finite(p) else ")")
-            ax.bar(x - 0.4 + width * (i + 0.5), share, width=width * 0.92, color=colors[b.name],
-                   label=_legend_label(label))
+            ax.bar(
+                x - 0.4 + width * (i + 0.5), share, width=width * 0.92, color=colors[b.name], label=_legend_label(label)
+            )
         ks = {len(c) for _, _, c, _ in series}
         if len(ks) == 1:
             k = ks.pop()
@@ -535,8 +577,15 @@ def _model_accuracy(report: QualityReport, plots: _Plots, colors: dict[str, str]
                 acc.append(a.accuracy)
                 err_lo.append(max(0.0, a.accuracy - a.ci_low))
                 err_hi.append(max(0.0, a.ci_high - a.accuracy))
-            ax.barh(ys, acc, height=bar * 0.9, color=colors[b.name], xerr=[err_lo, err_hi],
-                    error_kw={"ecolor": "#333", "capsize": 3, "elinewidth": 1}, label=_legend_label(b.name))
+            ax.barh(
+                ys,
+                acc,
+                height=bar * 0.9,
+                color=colors[b.name],
+                xerr=[err_lo, err_hi],
+                error_kw={"ecolor": "#333", "capsize": 3, "elinewidth": 1},
+                label=_legend_label(b.name),
+            )
         options = {k for b in present for k in b.n_options}
         if len(options) == 1:
             k = options.pop()
@@ -579,9 +628,15 @@ def render_report(report: QualityReport) -> str:
     context = {
         "report": report,
         "benchmarks": [
-            {"name": b.name, "source": b.source, "kind": b.kind, "n_items": b.n_items,
-             "n_options": ", ".join(str(k) for k in b.n_options) or "—", "color": colors[b.name],
-             "n_labelled": len(_labels(b))}
+            {
+                "name": b.name,
+                "source": b.source,
+                "kind": b.kind,
+                "n_items": b.n_items,
+                "n_options": ", ".join(str(k) for k in b.n_options) or "—",
+                "color": colors[b.name],
+                "n_labelled": len(_labels(b)),
+            }
             for b in report.benchmarks
         ],
         "criteria_groups": _criteria_rows(report),

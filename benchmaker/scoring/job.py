@@ -16,7 +16,7 @@ import yaml
 
 from benchmaker.errors import ConfigError
 from benchmaker.items import CallRecord, utc_now
-from benchmaker.llm.factory import RoleModel, build_role_model
+from benchmaker.llm.factory import LocalApiBase, RoleModel, build_role_model
 from benchmaker.llm.meter import Meter
 from benchmaker.scoring.benchmarks import LoadedBenchmark, load_benchmark
 from benchmaker.scoring.judge import JudgeRecord, JudgeUnit
@@ -96,8 +96,10 @@ class ScoreJob:
         manifest.update(
             job_id=self.job_id,
             settings=self.settings.model_dump(mode="json"),
-            benchmarks=[{"name": b.name, "source": b.source, "kind": b.kind, "n_items": len(b.items)}
-                        for b in self.all_benchmarks()],
+            benchmarks=[
+                {"name": b.name, "source": b.source, "kind": b.kind, "n_items": len(b.items)}
+                for b in self.all_benchmarks()
+            ],
             updated_at=utc_now(),
             **fields,
         )
@@ -122,21 +124,29 @@ class ScoreJob:
         self.companions[name] = companion.model_copy(update={"name": f"robustness:{name}"})
         runs = self._manifest().get("robustness_runs", {})
         rewrites = self._manifest().get("robustness_rewrites", {})
-        self._write_manifest(robustness_runs={**runs, name: str(run_dir)},
-                             robustness_rewrites={**rewrites, name: rewritten})
+        self._write_manifest(
+            robustness_runs={**runs, name: str(run_dir)}, robustness_rewrites={**rewrites, name: rewritten}
+        )
 
     def needs_local_model(self) -> bool:
         return any(spec.is_local for spec in self.settings.models())
 
     # -- models ----------------------------------------------------------------------------------
 
-    def open_models(self, local_api_base: str | None) -> tuple[dict[str, RoleModel], RoleModel | None, Meter]:
+    def open_models(self, local_api_base: LocalApiBase) -> tuple[dict[str, RoleModel], RoleModel | None, Meter]:
         meter = Meter(self.settings.budget, previous=self.call_log.read(CallRecord))
         cache_dir = Path(self.settings.outputs_dir) / ".cache" / "llm"
 
         def build(role: str, spec) -> RoleModel:  # noqa: ANN001
-            return build_role_model(role, spec, settings=self.settings.llm, meter=meter, sink=self.call_log.append,
-                                    cache_dir=cache_dir, local_api_base=local_api_base)
+            return build_role_model(
+                role,
+                spec,
+                settings=self.settings.llm,
+                meter=meter,
+                sink=self.call_log.append,
+                cache_dir=cache_dir,
+                local_api_base=local_api_base,
+            )
 
         panel = {spec.model: build("examinee", spec) for spec in self.settings.panel}
         judge = build("judge", self.settings.judge) if self.settings.judge else None

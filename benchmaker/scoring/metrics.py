@@ -103,27 +103,38 @@ def lexical_diversity(texts: list[str], token_budget: int, repeats: int = 50, se
         raise ValueError("token_budget and repeats must be positive")
     if total < token_budget:
         return Result.missing(
-            name, f"{total} tokens, fewer than the budget of {token_budget}", total_tokens=total,
+            name,
+            f"{total} tokens, fewer than the budget of {token_budget}",
+            total_tokens=total,
             token_budget=token_budget,
         )
     _, codes = np.unique(np.array(tokens, dtype=object), return_inverse=True)
     rng = np.random.default_rng(seed)
-    draws = np.array([
-        stats.entropy(np.bincount(codes[rng.choice(total, size=token_budget, replace=False)]), base=2)
-        for _ in range(repeats)
-    ])
+    draws = np.array(
+        [
+            stats.entropy(np.bincount(codes[rng.choice(total, size=token_budget, replace=False)]), base=2)
+            for _ in range(repeats)
+        ]
+    )
     counts = np.bincount(codes)
     plugin_all = float(stats.entropy(counts, base=2))
     # Miller-Madow: add (observed types - 1) / 2N nats, converted to bits.
     miller_madow = plugin_all + (len(counts) - 1) / (2 * total * math.log(2))
     low, high = np.percentile(draws, [2.5, 97.5])
     return Result(
-        name=name, status="ok", value=float(draws.mean()), ci_low=float(low), ci_high=float(high),
+        name=name,
+        status="ok",
+        value=float(draws.mean()),
+        ci_low=float(low),
+        ci_high=float(high),
         method=f"plug-in word entropy (bits) of {token_budget} tokens drawn without replacement, "
         f"mean of {repeats} draws from {total} tokens; 95% percentile interval",
         details={
-            "token_budget": int(token_budget), "repeats": int(repeats), "total_tokens": int(total),
-            "miller_madow": float(miller_madow), "plugin_all_tokens": plugin_all,
+            "token_budget": int(token_budget),
+            "repeats": int(repeats),
+            "total_tokens": int(total),
+            "miller_madow": float(miller_madow),
+            "plugin_all_tokens": plugin_all,
         },
     )
 
@@ -136,15 +147,17 @@ def semantic_diversity(embeddings: np.ndarray, model_name: str) -> Result:
         raise ValueError(f"embeddings must be items x dim, got shape {e.shape}")
     n, dim = e.shape
     if n < 2:
-        return Result.missing(name, f"{n} item(s); a distance needs at least 2", model_name=model_name,
-                              n_items=n)
+        return Result.missing(name, f"{n} item(s); a distance needs at least 2", model_name=model_name, n_items=n)
     norms = np.linalg.norm(e, axis=1, keepdims=True)
     if np.any(norms == 0):
-        return Result.missing(name, "an embedding is the zero vector and cannot be normalised",
-                              model_name=model_name, n_items=n)
+        return Result.missing(
+            name, "an embedding is the zero vector and cannot be normalised", model_name=model_name, n_items=n
+        )
     value = float(pdist(e / norms, "euclidean").mean())
     return Result(
-        name=name, status="ok", value=value,
+        name=name,
+        status="ok",
+        value=value,
         method=f"mean pairwise Euclidean distance of L2-normalised {model_name} embeddings, n={n}, dim={dim}",
         details={"model_name": model_name, "n_items": int(n), "dim": int(dim)},
     )
@@ -160,13 +173,16 @@ def knowledge_diversity(correctness: np.ndarray) -> Result:
     c = _as_matrix(correctness, name)
     n, k = c.shape
     if k < 2:
-        return Result.missing(name, "panel of one model: correctness patterns need at least 2 models",
-                              n_items=n, n_models=k)
+        return Result.missing(
+            name, "panel of one model: correctness patterns need at least 2 models", n_items=n, n_models=k
+        )
     if n < 2:
         return Result.missing(name, f"{n} item(s); a distance needs at least 2", n_items=n, n_models=k)
     value = float(pdist(c, "euclidean").mean() / math.sqrt(k))
     return Result(
-        name=name, status="ok", value=value,
+        name=name,
+        status="ok",
+        value=value,
         method=f"mean pairwise Euclidean distance of panel-correctness vectors / sqrt(K), n={n}, K={k}",
         details={"n_items": int(n), "n_models": int(k)},
     )
@@ -194,7 +210,11 @@ def difficulty_controllability(labels: list[float | None], error_rates: list[flo
     rho, p = stats.spearmanr(d, a)
     low, high = _fisher_ci(float(rho), 1.06 / math.sqrt(n - 3))
     return Result(
-        name=name, status="ok", value=float(rho), ci_low=low, ci_high=high,
+        name=name,
+        status="ok",
+        value=float(rho),
+        ci_low=low,
+        ci_high=high,
         method=f"Spearman rho(label, panel error rate), n={n}; Fisher z interval, SE 1.06/sqrt(n-3)",
         details={"n": int(n), "p_value": float(p)},
     )
@@ -206,9 +226,7 @@ def _top_mean(rank_by: np.ndarray, values: np.ndarray, k: int) -> float:
     return float(values[order[:k]].mean())
 
 
-def difficulty_boundary(
-    labels: list[float | None], error_rates: list[float], fraction: float = 0.1
-) -> Result:
+def difficulty_boundary(labels: list[float | None], error_rates: list[float], fraction: float = 0.1) -> Result:
     """Mean panel error rate on the hardest ``ceil(fraction * n)`` items by difficulty label.
 
     n is the number of labelled items. ``by_actual_error`` ranks the same pool by actual error instead: the
@@ -224,15 +242,24 @@ def difficulty_boundary(
             return Result.missing(name, "no items", fraction=fraction)
         k_all = math.ceil(fraction * all_a.size)
         return Result.missing(
-            name, "no item carries a difficulty label", fraction=fraction, n_subset=k_all,
+            name,
+            "no item carries a difficulty label",
+            fraction=fraction,
+            n_subset=k_all,
             by_actual_error=_top_mean(all_a, all_a, k_all),
         )
     k = math.ceil(fraction * len(d))
     return Result(
-        name=name, status="ok", value=_top_mean(d, a, k),
+        name=name,
+        status="ok",
+        value=_top_mean(d, a, k),
         method=f"mean panel error rate on the top {fraction:.0%} by label ({k} of {len(d)} labelled items)",
-        details={"by_actual_error": _top_mean(a, a, k), "fraction": float(fraction), "n_subset": int(k),
-                 "n_labelled": int(len(d))},
+        details={
+            "by_actual_error": _top_mean(a, a, k),
+            "fraction": float(fraction),
+            "n_subset": int(k),
+            "n_labelled": int(len(d)),
+        },
     )
 
 
@@ -246,22 +273,27 @@ def pearson_agreement(name: str, a: dict[str, float], b: dict[str, float]) -> Re
 
     The interval is Fisher z with SE 1 / sqrt(n - 3); with exactly 3 models it is undefined and left out.
     """
-    models = sorted(m for m in set(a) & set(b)
-                    if a[m] is not None and b[m] is not None and math.isfinite(a[m]) and math.isfinite(b[m]))
+    models = sorted(
+        m
+        for m in set(a) & set(b)
+        if a[m] is not None and b[m] is not None and math.isfinite(a[m]) and math.isfinite(b[m])
+    )
     n = len(models)
     x = np.array([a[m] for m in models], dtype=float)
     y = np.array([b[m] for m in models], dtype=float)
     pairs = [[m, float(a[m]), float(b[m])] for m in models]
     if n < 3:
-        return Result.missing(name, f"{n} model(s) in common; a correlation needs at least 3",
-                              models=models, n=n)
+        return Result.missing(name, f"{n} model(s) in common; a correlation needs at least 3", models=models, n=n)
     if _is_constant(x) or _is_constant(y):
-        return Result.missing(name, "every model has the same accuracy on one side", models=models, n=n,
-                              pairs=pairs)
+        return Result.missing(name, "every model has the same accuracy on one side", models=models, n=n, pairs=pairs)
     r, p = stats.pearsonr(x, y)
     low, high = _fisher_ci(float(r), 1 / math.sqrt(n - 3)) if n > 3 else (None, None)
     return Result(
-        name=name, status="ok", value=float(r), ci_low=low, ci_high=high,
+        name=name,
+        status="ok",
+        value=float(r),
+        ci_low=low,
+        ci_high=high,
         method=f"Pearson r of model accuracies over {n} common models; Fisher z interval"
         + ("" if n > 3 else " undefined for n=3"),
         details={"models": models, "n": int(n), "p_value": float(p), "pairs": pairs},
@@ -293,10 +325,16 @@ def answer_position_balance(answer_indices: list[int], n_options: int) -> Result
     counts = np.bincount(np.asarray(answer_indices, dtype=int), minlength=n_options)
     chi2, p = stats.chisquare(counts)
     return Result(
-        name=name, status="ok", value=float(p),
+        name=name,
+        status="ok",
+        value=float(p),
         method=f"chi-square goodness of fit vs uniform over {n_options} positions, n={n}; value = p-value",
-        details={"counts": {LETTERS[i]: int(c) for i, c in enumerate(counts)}, "chi2": float(chi2),
-                 "dof": int(n_options - 1), "n": int(n)},
+        details={
+            "counts": {LETTERS[i]: int(c) for i, c in enumerate(counts)},
+            "chi2": float(chi2),
+            "dof": int(n_options - 1),
+            "n": int(n),
+        },
     )
 
 
@@ -318,10 +356,17 @@ def longest_option_baseline(choices: list[list[str]], answer_indices: list[int])
         uniquely_longest += int(lengths[answer] == lengths.max() and np.sum(lengths == lengths.max()) == 1)
     low, high = wilson_interval(hits, n)
     return Result(
-        name=name, status="ok", value=hits / n, ci_low=low, ci_high=high,
+        name=name,
+        status="ok",
+        value=hits / n,
+        ci_low=low,
+        ci_high=high,
         method=f"accuracy of picking the first longest option (characters), n={n}; Wilson 95% interval",
-        details={"chance": float(np.mean([1 / len(o) for o in choices])),
-                 "share_answer_uniquely_longest": uniquely_longest / n, "n": n},
+        details={
+            "chance": float(np.mean([1 / len(o) for o in choices])),
+            "share_answer_uniquely_longest": uniquely_longest / n,
+            "n": n,
+        },
     )
 
 
@@ -333,16 +378,20 @@ def choices_only_baseline(correctness_by_model: dict[str, list[float]], n_option
         return Result.missing(name, "no choices-only answers")
     n_items = max(len(v) for v in correctness_by_model.values())
     return Result(
-        name=name, status="ok", value=float(np.mean(list(per_model.values()))),
+        name=name,
+        status="ok",
+        value=float(np.mean(list(per_model.values()))),
         method=f"mean choices-only accuracy over {len(per_model)} models, {n_items} items",
-        details={"per_model": per_model, "chance": float(np.mean([1 / k for k in n_options])),
-                 "n_models": len(per_model), "n_items": int(n_items)},
+        details={
+            "per_model": per_model,
+            "chance": float(np.mean([1 / k for k in n_options])),
+            "n_models": len(per_model),
+            "n_items": int(n_items),
+        },
     )
 
 
-def item_discrimination(
-    correctness: np.ndarray, threshold: float = -0.2
-) -> tuple[Result, list[float | None]]:
+def item_discrimination(correctness: np.ndarray, threshold: float = -0.2) -> tuple[Result, list[float | None]]:
     """Point-biserial (Pearson) r between each item's correctness across models and the models' rest-score.
 
     The rest-score is a model's total over the other items, so the item does not correlate with itself.
@@ -353,8 +402,7 @@ def item_discrimination(
     c = _as_matrix(correctness, name)
     n, k = c.shape
     if k < 3:
-        return Result.missing(name, f"panel of {k} model(s); a correlation needs at least 3",
-                              n_models=k), [None] * n
+        return Result.missing(name, f"panel of {k} model(s); a correlation needs at least 3", n_models=k), [None] * n
     rest = c.sum(axis=0, keepdims=True) - c  # items x models
     xc = c - c.mean(axis=1, keepdims=True)
     rc = rest - rest.mean(axis=1, keepdims=True)
@@ -364,15 +412,20 @@ def item_discrimination(
         r = np.where(defined, (xc * rc).sum(axis=1) / np.sqrt(np.where(defined, ss, 1.0)), np.nan)
     per_item = [float(v) if ok else None for v, ok in zip(r, defined, strict=True)]
     if not defined.any():
-        return Result.missing(name, "every item is answered alike by all models", n_models=k,
-                              n_items=n), per_item
+        return Result.missing(name, "every item is answered alike by all models", n_models=k, n_items=n), per_item
     flagged = [i for i, v in enumerate(per_item) if v is not None and v < threshold]
     return Result(
-        name=name, status="ok", value=float(np.nanmean(r)),
+        name=name,
+        status="ok",
+        value=float(np.nanmean(r)),
         method=f"point-biserial r(item, rest-score) over K={k} models, mean of {int(defined.sum())} of {n} "
         f"items; flag r < {threshold}",
-        details={"n_defined": int(defined.sum()), "n_flagged": len(flagged), "flagged_indices": flagged,
-                 "threshold": float(threshold)},
+        details={
+            "n_defined": int(defined.sum()),
+            "n_flagged": len(flagged),
+            "flagged_indices": flagged,
+            "threshold": float(threshold),
+        },
     ), per_item
 
 
@@ -387,7 +440,9 @@ def panel_separability(accuracies: list[tuple[str, float, float, float]]) -> Res
     ]
     share = sum(p["separable"] for p in pairs) / len(pairs)
     return Result(
-        name=name, status="ok", value=share,
+        name=name,
+        status="ok",
+        value=share,
         method=f"share of {len(pairs)} model pairs with disjoint 95% intervals, {len(accuracies)} models",
         details={"pairs": pairs, "spread": float(np.std([acc for _, acc, _, _ in accuracies]))},
     )
@@ -396,9 +451,7 @@ def panel_separability(accuracies: list[tuple[str, float, float, float]]) -> Res
 # -------------------- judge debiasing
 
 
-def length_debiased_scores(
-    name: str, records: list[tuple[str, float, float]]
-) -> tuple[Result, dict[str, Result]]:
+def length_debiased_scores(name: str, records: list[tuple[str, float, float]]) -> tuple[Result, dict[str, Result]]:
     """Length-debiased judge scores: OLS ``score = beta_benchmark + beta_len * (length - mean length)``.
 
     One dummy per benchmark and no global intercept; centring length at the pooled mean makes each
@@ -435,16 +488,28 @@ def length_debiased_scores(
     r2 = 1 - float(resid @ resid) / tss if tss > 0 else None  # dummies span the intercept, so centred R^2
     fit = f"OLS score ~ benchmark dummies + centred length, n={n}, {len(groups)} benchmarks, dof={dof}; 95% t"
     pooled = Result(
-        name=f"{name}_length_coefficient", status="ok", value=float(beta[-1]),
-        ci_low=float(beta[-1] - t * se[-1]), ci_high=float(beta[-1] + t * se[-1]),
+        name=f"{name}_length_coefficient",
+        status="ok",
+        value=float(beta[-1]),
+        ci_low=float(beta[-1] - t * se[-1]),
+        ci_high=float(beta[-1] + t * se[-1]),
         method=f"length coefficient (score per word) of {fit}",
-        details={"n": n, "r2": r2, "mean_length": mean_len, "se": float(se[-1]), "dof": dof,
-                 "n_benchmarks": len(groups)},
+        details={
+            "n": n,
+            "r2": r2,
+            "mean_length": mean_len,
+            "se": float(se[-1]),
+            "dof": dof,
+            "n_benchmarks": len(groups),
+        },
     )
     per = {
         g: Result(
-            name=name, status="ok", value=float(beta[j]),
-            ci_low=float(beta[j] - t * se[j]), ci_high=float(beta[j] + t * se[j]),
+            name=name,
+            status="ok",
+            value=float(beta[j]),
+            ci_low=float(beta[j] - t * se[j]),
+            ci_high=float(beta[j] + t * se[j]),
             method=f"benchmark coefficient (score at mean length {mean_len:.1f} words) of {fit}",
             details={"benchmark": g, "raw_mean": raw[g][0], "n": raw[g][1], "se": float(se[j])},
         )

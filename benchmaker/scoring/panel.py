@@ -105,8 +105,13 @@ def answer_unit(unit: PanelUnit, examinee: RoleModel, prompts: PromptLibrary, sa
         schema=answer_schema(len(item.choices)),
         sample_key=f"panel|{unit.sample}",
     )
-    fields = {"benchmark": unit.benchmark, "item_id": item.id, "model": unit.model, "sample": unit.sample,
-              "mode": unit.mode}
+    fields = {
+        "benchmark": unit.benchmark,
+        "item_id": item.id,
+        "model": unit.model,
+        "sample": unit.sample,
+        "mode": unit.mode,
+    }
     try:
         text = examinee.complete(request).text
     except BudgetExceeded:

@@ -12,7 +12,6 @@ from benchmaker.items import utc_now
 from benchmaker.scoring import metrics
 from benchmaker.scoring.benchmarks import LoadedBenchmark
 from benchmaker.scoring.job import ScoreJob
-from benchmaker.scoring.judge import JudgeRecord
 from benchmaker.scoring.panel import PanelRecord
 from benchmaker.scoring.schema import (
     BenchmarkQuality,
@@ -65,11 +64,17 @@ def model_accuracies(view: PanelView, samples: int) -> list[ModelAccuracy]:
         answers = int(view.count[:, j].sum())
         correct = float((view.correctness[:, j] * view.count[:, j]).sum())
         low, high = metrics.wilson_interval(correct, answers) if answers else (0.0, 1.0)
-        accuracies.append(ModelAccuracy(
-            model=model, accuracy=correct / answers if answers else 0.0, ci_low=low, ci_high=high,
-            n_items=int((view.count[:, j] > 0).sum()), samples_per_item=samples,
-            unparsable=view.unparsable[model],
-        ))
+        accuracies.append(
+            ModelAccuracy(
+                model=model,
+                accuracy=correct / answers if answers else 0.0,
+                ci_low=low,
+                ci_high=high,
+                n_items=int((view.count[:, j] > 0).sum()),
+                samples_per_item=samples,
+                unparsable=view.unparsable[model],
+            )
+        )
     return accuracies
 
 
@@ -90,24 +95,37 @@ def efficiency(bench: LoadedBenchmark) -> Result:
         "accepted": accepted,
         "acceptance_rate": summary.get("acceptance_rate"),
     }
-    return Result(name="efficiency", status="ok", value=details["usd_per_item"], details=details,
-                  method="generation run's metered dollars per accepted item (details: minutes, calls, tokens)")
+    return Result(
+        name="efficiency",
+        status="ok",
+        value=details["usd_per_item"],
+        details=details,
+        method="generation run's metered dollars per accepted item (details: minutes, calls, tokens)",
+    )
 
 
-def robustness(job: ScoreJob, bench: LoadedBenchmark, full: PanelView, records: list[PanelRecord],
-               models: list[str]) -> Result:
+def robustness(
+    job: ScoreJob, bench: LoadedBenchmark, full: PanelView, records: list[PanelRecord], models: list[str]
+) -> Result:
     companion = job.companions.get(bench.name)
     if companion is None:
-        reason = ("not requested (score with --robustness to generate a second benchmark from a rewritten "
-                  "requirement)" if bench.kind == "generated" else "only a generated benchmark has a requirement "
-                  "to rewrite")
+        reason = (
+            "not requested (score with --robustness to generate a second benchmark from a rewritten requirement)"
+            if bench.kind == "generated"
+            else "only a generated benchmark has a requirement to rewrite"
+        )
         return Result.missing("robustness", reason)
-    result = metrics.pearson_agreement("robustness", full.accuracy(), PanelView(records, companion, models,
-                                                                              "full").accuracy())
+    result = metrics.pearson_agreement(
+        "robustness", full.accuracy(), PanelView(records, companion, models, "full").accuracy()
+    )
     extra = {"companion": companion.source, "rewritten_requirement": job.companion_rewrite(bench.name)}
-    return result.model_copy(update={"details": {**result.details, **extra},
-                                      "method": (result.method + "; " if result.method else "")
-                                      + "panel accuracies on the original vs the rewritten-requirement benchmark"})
+    return result.model_copy(
+        update={
+            "details": {**result.details, **extra},
+            "method": (result.method + "; " if result.method else "")
+            + "panel accuracies on the original vs the rewritten-requirement benchmark",
+        }
+    )
 
 
 def judged_results(job: ScoreJob) -> tuple[dict[str, Result], dict[str, dict[str, Result]]]:
@@ -115,13 +133,17 @@ def judged_results(job: ScoreJob) -> tuple[dict[str, Result], dict[str, dict[str
     pooled: dict[str, Result] = {}
     per_bench: dict[str, dict[str, Result]] = {c: {} for c in JUDGED}
     for criterion in JUDGED:
-        rows = [(r.benchmark, r.score, r.analysis_words) for r in job.judge_records.values()
-                if r.criterion == criterion and r.score is not None and r.analysis_words is not None]
+        rows = [
+            (r.benchmark, r.score, r.analysis_words)
+            for r in job.judge_records.values()
+            if r.criterion == criterion and r.score is not None and r.analysis_words is not None
+        ]
         if job.settings.judge is None:
             reason = "no judge configured"
         elif not rows:
-            reason = "no judge verdicts" + (" (no requirement to judge alignment against)" if criterion == "alignment"
-                                            else "")
+            reason = "no judge verdicts" + (
+                " (no requirement to judge alignment against)" if criterion == "alignment" else ""
+            )
         else:
             reason = ""
         if reason:
@@ -162,11 +184,12 @@ def benchmark_quality(
     criteria: dict[str, Result] = {}
     for criterion in JUDGED:
         criteria[criterion] = debiased[criterion].get(bench.name) or Result.missing(
-            criterion, "no judge verdicts for this benchmark")
-    texts = [item_text(i.question, i.choices) for i in bench.items]
+            criterion, "no judge verdicts for this benchmark"
+        )
     criteria["lexical_diversity"] = (
         metrics.lexical_diversity([i.question for i in bench.items], token_budget, seed=settings.seed)
-        if token_budget else Result.missing("lexical_diversity", "too few tokens for a length-controlled estimate")
+        if token_budget
+        else Result.missing("lexical_diversity", "too few tokens for a length-controlled estimate")
     )
     criteria["semantic_diversity"] = metrics.semantic_diversity(embeddings, settings.embedding_model)
     criteria["knowledge_diversity"] = metrics.knowledge_diversity(full.correctness)
@@ -188,12 +211,14 @@ def benchmark_quality(
         "longest_option_baseline": metrics.longest_option_baseline(choices, keys),
         "item_discrimination": discrimination,
         "panel_separability": metrics.panel_separability(
-            [(a.model, a.accuracy, a.ci_low, a.ci_high) for a in accuracies]),
+            [(a.model, a.accuracy, a.ci_low, a.ci_high) for a in accuracies]
+        ),
     }
     if settings.choices_only:
         blind = PanelView(records, bench, models, "choices_only")
         checks["choices_only_baseline"] = metrics.choices_only_baseline(
-            {m: blind.correctness[:, j].tolist() for j, m in enumerate(models)}, [len(c) for c in choices])
+            {m: blind.correctness[:, j].tolist() for j, m in enumerate(models)}, [len(c) for c in choices]
+        )
     else:
         checks["choices_only_baseline"] = Result.missing("choices_only_baseline", "disabled")
 
@@ -202,18 +227,30 @@ def benchmark_quality(
     for index, item in enumerate(bench.items):
         longest = max(range(len(item.choices)), key=lambda k: len(item.choices[k]))
         error = errors[index] if full.complete else None
-        items.append(ItemDiagnostics(
-            id=item.id, question=item.question, answer=item.answer, difficulty_label=item.difficulty,
-            panel_error_rate=error, point_biserial=biserials[index],
-            flagged=_flags(item, error, biserials[index], longest),
-            embedding_2d=(float(coords[index, 0]), float(coords[index, 1])),
-            judge_faithfulness=judged.get((item.id, "faithfulness")),
-            judge_alignment=judged.get((item.id, "alignment")),
-        ))
+        items.append(
+            ItemDiagnostics(
+                id=item.id,
+                question=item.question,
+                answer=item.answer,
+                difficulty_label=item.difficulty,
+                panel_error_rate=error,
+                point_biserial=biserials[index],
+                flagged=_flags(item, error, biserials[index], longest),
+                embedding_2d=(float(coords[index, 0]), float(coords[index, 1])),
+                judge_faithfulness=judged.get((item.id, "faithfulness")),
+                judge_alignment=judged.get((item.id, "alignment")),
+            )
+        )
     return BenchmarkQuality(
-        name=bench.name, source=bench.source, kind=bench.kind, n_items=len(bench.items),
-        n_options=sorted({len(c) for c in choices}), criteria=criteria, checks=checks,
-        panel_accuracy=accuracies, items=items,
+        name=bench.name,
+        source=bench.source,
+        kind=bench.kind,
+        n_items=len(bench.items),
+        n_options=sorted({len(c) for c in choices}),
+        criteria=criteria,
+        checks=checks,
+        panel_accuracy=accuracies,
+        items=items,
         skipped_items=[s.model_dump() for s in bench.skipped],
     )
 
@@ -235,15 +272,23 @@ def build_report(job: ScoreJob, embedder: Embedder, usage: dict[str, Any]) -> Qu
     vectors = embedder.embed(all_texts)
     coords = metrics.project_2d(vectors)
     token_budget = metrics.common_token_budget(
-        [sum(len(metrics.tokenize(i.question)) for i in b.items) for b in job.benchmarks])
+        [sum(len(metrics.tokenize(i.question)) for i in b.items) for b in job.benchmarks]
+    )
     qualities, offset = [], 0
     for bench in job.benchmarks:
         n = len(bench.items)
-        qualities.append(benchmark_quality(
-            job, bench, embeddings=vectors[offset : offset + n], coords=coords[offset : offset + n],
-            token_budget=token_budget, debiased=debiased, reference_accuracy=reference_accuracy,
-            reference_reason=reason,
-        ))
+        qualities.append(
+            benchmark_quality(
+                job,
+                bench,
+                embeddings=vectors[offset : offset + n],
+                coords=coords[offset : offset + n],
+                token_budget=token_budget,
+                debiased=debiased,
+                reference_accuracy=reference_accuracy,
+                reference_reason=reason,
+            )
+        )
         offset += n
     return QualityReport(
         created_at=utc_now(),

@@ -22,8 +22,13 @@ class Rewrite(BaseModel):
 
 def rewrite_requirement(rewriter: RoleModel, prompts: PromptLibrary, requirement: str, max_repairs: int) -> str:
     template = prompts.get(PROMPT_ID)
-    request = rewriter.request(template.render(requirement=requirement), prompt_id=PROMPT_ID, temperature=0.0,
-                               schema=Rewrite.model_json_schema(), sample_key="rewrite")
+    request = rewriter.request(
+        template.render(requirement=requirement),
+        prompt_id=PROMPT_ID,
+        temperature=0.0,
+        schema=Rewrite.model_json_schema(),
+        sample_key="rewrite",
+    )
     return rewriter.complete_structured(request, Rewrite, max_repairs).value.rewritten.strip()
 
 

@@ -15,14 +15,21 @@ class ScoreSettings(BaseModel):
 
     panel: tuple[ModelSpec, ...] = Field(default=(ModelSpec(model="local", max_tokens=16),), min_length=1)
     samples: int = Field(default=1, ge=1, le=50, description="Answers per model per item (k).")
-    judge: ModelSpec | None = Field(default=ModelSpec(model="local", max_tokens=400),
-                                    description="None skips the LLM-judged criteria.")
-    reference: Path | None = Field(default=None, description="Reference benchmark (run dir, JSONL, CSV) "
-                                   "or a YAML/JSON mapping model -> accuracy, for effectiveness.")
+    judge: ModelSpec | None = Field(
+        default=ModelSpec(model="local", max_tokens=400), description="None skips the LLM-judged criteria."
+    )
+    reference: Path | None = Field(
+        default=None,
+        description="Reference benchmark (run dir, JSONL, CSV) "
+        "or a YAML/JSON mapping model -> accuracy, for effectiveness.",
+    )
     requirement: str | None = Field(default=None, description="Requirement for judging imported sets' alignment.")
     choices_only: bool = True
-    robustness: bool = Field(default=False, description="Generate a second benchmark from a rewritten "
-                             "requirement for each generated one (costs a generation run) and compare.")
+    robustness: bool = Field(
+        default=False,
+        description="Generate a second benchmark from a rewritten "
+        "requirement for each generated one (costs a generation run) and compare.",
+    )
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     limit: int | None = Field(default=None, gt=0, description="Score only the first N items of each benchmark.")
     boundary_fraction: float = Field(default=0.1, gt=0, le=0.5)
