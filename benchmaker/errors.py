@@ -38,6 +38,11 @@ class LLMPermanentError(LLMError):
     """A failure that retrying cannot fix: bad request, authentication, unknown model."""
 
 
+class LLMFatalError(LLMPermanentError):
+    """A failure that will hit every call alike (bad key, unknown model): the run stops at once
+    instead of recording it as one item's rejection after another."""
+
+
 class ParseError(LLMError):
     """A reply did not validate against its schema after the bounded repair loop."""
 

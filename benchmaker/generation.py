@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from benchmaker.config import LETTERS, RunConfig
-from benchmaker.errors import BenchmakerError, BudgetExceeded
+from benchmaker.errors import BudgetExceeded, LLMError, LLMFatalError
 from benchmaker.items import BenchmarkItem, Draft, Rejection, normalize_text, utc_now
 from benchmaker.methods.base import Method, attempt_seed
 from benchmaker.store import RunStore
@@ -130,8 +130,10 @@ class GenerationSession:
             return self.method.generate(attempt)
         except BudgetExceeded as error:
             return BudgetStop(attempt, str(error))
-        except BenchmakerError as error:
-            return Rejection(attempt=attempt, stage="generate", reason="error", detail=str(error)[:500])
+        except LLMFatalError:
+            raise  # every attempt would fail alike: stop the run with the provider's message
+        except LLMError as error:
+            return Rejection(attempt=attempt, stage="generate", reason="llm_error", detail=str(error)[:500])
 
     def record(self, outcome: Outcome) -> BenchmarkItem | Rejection | None:
         """Persist one outcome; drafts become items unless they duplicate an accepted question."""

@@ -135,3 +135,14 @@ def test_scripted_provider_is_deterministic():
 
     req = LLMRequest(model="scripted", messages=(Message(role="user", content="x"),), prompt_id="direct.generate_mcq")
     assert ScriptedLLM(Script()).complete(req).text == ScriptedLLM(Script()).complete(req).text
+
+
+def test_a_fatal_provider_error_stops_the_run_instead_of_rejecting_every_item(tmp_path):
+    from benchmaker.errors import LLMFatalError
+
+    script_path = tmp_path / "fatal.yaml"
+    script_path.write_text("responses:\n  direct.generate_mcq: [{error: fatal}]\n")
+    run = start_run(config(tmp_path, models={"generator": f"scripted:{script_path}"}))
+    with pytest.raises(LLMFatalError, match="invalid api key"):
+        run.session.run_attempt(0)
+    assert run.store.rejections() == []

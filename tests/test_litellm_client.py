@@ -4,7 +4,7 @@ import httpx
 import litellm
 import pytest
 
-from benchmaker.errors import LLMPermanentError, LLMTransientError
+from benchmaker.errors import LLMFatalError, LLMPermanentError, LLMTransientError
 from benchmaker.llm.litellm_client import LiteLLMClient, build_response_format, classify_error, parse_retry_after
 from benchmaker.llm.types import LLMRequest, Message
 
@@ -73,7 +73,9 @@ def test_error_mapping_and_retry_after():
     )
     assert isinstance(limited, LLMTransientError) and limited.retry_after == 12
     denied = classify_error(litellm.AuthenticationError(message="bad key", llm_provider="openai", model="m"))
-    assert isinstance(denied, LLMPermanentError)
+    assert isinstance(denied, LLMFatalError), "a bad key fails every call: stop, do not reject item by item"
+    bad_request = classify_error(litellm.BadRequestError(message="too long", llm_provider="openai", model="m"))
+    assert isinstance(bad_request, LLMPermanentError) and not isinstance(bad_request, LLMFatalError)
     assert isinstance(classify_error(ValueError("odd")), LLMPermanentError)
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmaker.errors import LLMPermanentError, LLMTransientError
+from benchmaker.errors import LLMFatalError, LLMPermanentError, LLMTransientError
 from benchmaker.llm.types import Completion, LLMRequest, Usage
 
 # Offline machines cannot fetch litellm's price map; the copy bundled with litellm is used instead.
@@ -77,8 +77,15 @@ def classify_error(error: Exception) -> Exception:
     if bad_gateway is not None:
         transient = (*transient, bad_gateway)
     message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+    fatal = (
+        litellm.exceptions.AuthenticationError,
+        litellm.exceptions.PermissionDeniedError,
+        litellm.exceptions.NotFoundError,
+    )
     if isinstance(error, transient):
         return LLMTransientError(message, retry_after=_retry_after_of(error))
+    if isinstance(error, fatal):
+        return LLMFatalError(message)
     return LLMPermanentError(message)
 
 

@@ -11,7 +11,8 @@ built-in answers; an entry may also be an error to raise::
       direct.generate_mcq:
         - 'not json'                        # a reply text
         - {error: transient, retry_after: 0}  # raise LLMTransientError
-        - {error: permanent}                # raise LLMPermanentError
+        - {error: permanent}                # raise LLMPermanentError (one item's rejection)
+        - {error: fatal}                    # raise LLMFatalError (stops the run)
     usd_per_call: 0.001                      # fake price, for budget tests
     delay_s: 0.2                             # really sleep per call, for kill-and-resume tests
 """
@@ -29,14 +30,14 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from benchmaker.errors import ConfigError, LLMPermanentError, LLMTransientError, ScriptExhaustedError
+from benchmaker.errors import ConfigError, LLMFatalError, LLMPermanentError, LLMTransientError, ScriptExhaustedError
 from benchmaker.llm.types import Completion, LLMRequest, Usage
 
 
 class ScriptedError(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    error: str = Field(pattern=r"^(transient|permanent)$")
+    error: str = Field(pattern=r"^(transient|permanent|fatal)$")
     retry_after: float | None = None
 
 
@@ -153,6 +154,8 @@ class ScriptedLLM:
         if isinstance(entry, ScriptedError):
             if entry.error == "transient":
                 raise LLMTransientError("scripted transient error", retry_after=entry.retry_after)
+            if entry.error == "fatal":
+                raise LLMFatalError("scripted fatal error (like an invalid api key)")
             raise LLMPermanentError("scripted permanent error")
         if entry is not None:
             return entry

@@ -8,7 +8,7 @@ from functools import cache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from benchmaker.config import LETTERS, format_validation_error
-from benchmaker.errors import LLMError, ParseError
+from benchmaker.errors import LLMError, LLMFatalError, ParseError
 from benchmaker.items import MCQ, Draft, Rejection
 from benchmaker.methods.base import GenerationContext, attempt_seed
 
@@ -70,6 +70,8 @@ class DirectMethod:
             result = generator.complete_structured(request, self.reply_model, config.generation.max_repairs)
         except ParseError as error:
             return Rejection(attempt=attempt, stage="generate", reason="unparsable_reply", detail=str(error)[:500])
+        except LLMFatalError:
+            raise
         except LLMError as error:
             return Rejection(attempt=attempt, stage="generate", reason="llm_error", detail=str(error)[:500])
         reply = result.value
