@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from benchmaker.scoring.report_format import fmt, fmt_ci, fmt_label, soft_breaks, truncate
+from benchmaker.scoring.report_format import finite, fmt, fmt_ci, fmt_label, soft_breaks, truncate
 from benchmaker.scoring.report_plots import (
     Plots,
     answer_positions,
@@ -28,7 +28,6 @@ from benchmaker.scoring.report_plots import (
     difficulty_histograms,
     difficulty_labels,
     embedding_map,
-    finite,
     label_vs_error,
     model_accuracy,
     model_order,
