@@ -23,6 +23,7 @@ from benchmaker.scoring.judge import JudgeRecord, JudgeUnit, judge_unit
 from benchmaker.scoring.panel import PanelRecord, PanelUnit, answer_unit
 from benchmaker.scoring.quality import build_report
 from benchmaker.scoring.robustness import companion_config, rewrite_requirement
+from benchmaker.scoring.schema import QualityReport
 from benchmaker.scoring.settings import ScoreSettings
 from benchmaker.store import write_json_atomic
 from flows._local import local_endpoint
@@ -108,6 +109,8 @@ def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: 
     report = build_report(job, make_embedder(config.embedding_model), usage=meter.snapshot().model_dump())
     quality_path, report_path = job.dir / "quality.json", job.dir / "report.html"
     write_json_atomic(quality_path, report.model_dump(mode="json"))
+    # The JSON Schema beside the data, so machines can validate quality.json without benchmaker.
+    write_json_atomic(job.dir / "quality.schema.json", QualityReport.model_json_schema())
     write_report(report, report_path)
     job.finish("complete", quality=str(quality_path), report=str(report_path))
     return {"dir": str(job.dir), "quality": str(quality_path), "report": str(report_path)}

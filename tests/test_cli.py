@@ -175,6 +175,7 @@ def test_score_command_writes_a_report_for_generated_and_imported_sets(tmp_path)
     from benchmaker.scoring.schema import QualityReport
 
     quality = QualityReport.model_validate_json((report.parent / "quality.json").read_text())
+    assert json.loads((report.parent / "quality.schema.json").read_text())["title"] == "QualityReport"
     assert [b.kind for b in quality.benchmarks] == ["generated", "imported"]
     robustness = quality.benchmarks[0].criteria["robustness"]
     assert robustness.status == "ok" and robustness.details["rewritten_requirement"].startswith("Put differently")
