@@ -58,10 +58,10 @@ def open_run(
     # The budget spans resumes: calls already paid for in this run count against it.
     meter = Meter(config.budget, previous=store.calls())
 
-    def role(name: str, spec):  # noqa: ANN001, ANN202 - local helper
-        return build_role_model(
+    models = {
+        name: build_role_model(
             name,
-            spec,
+            getattr(config.models, name),
             settings=config.llm,
             meter=meter,
             sink=store.append_call,
@@ -69,12 +69,9 @@ def open_run(
             local_api_base=local_api_base,
             script_dir=script_dir,
         )
-
-    context = GenerationContext(
-        config=config,
-        models={name: role(name, getattr(config.models, name)) for name in roles_of(config)},
-        prompts=prompts,
-    )
+        for name in roles_of(config)
+    }
+    context = GenerationContext(config=config, models=models, prompts=prompts)
     method = make_method(config.method, context)
     session = GenerationSession(config, store, method)
     manifest = store.manifest()

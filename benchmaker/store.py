@@ -56,6 +56,11 @@ def drop_partial_last_line(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
+def llm_cache_dir(outputs_dir: Path) -> Path:
+    """The LLM response cache, shared by every run and scoring job under one outputs directory."""
+    return Path(outputs_dir) / ".cache" / "llm"
+
+
 def config_hash(config: RunConfig) -> str:
     canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
@@ -188,5 +193,4 @@ class RunStore:
 
     @property
     def cache_dir(self) -> Path:
-        """The LLM cache is shared by all runs under one outputs directory."""
-        return self.run_dir.parent.parent / ".cache" / "llm"
+        return llm_cache_dir(self.run_dir.parent.parent)  # run dirs live in <outputs>/runs/

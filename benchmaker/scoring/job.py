@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from benchmaker.config import ModelSpec
 from benchmaker.errors import ConfigError
 from benchmaker.items import CallRecord, utc_now
 from benchmaker.llm.factory import LocalApiBase, RoleModel, build_role_model
@@ -22,7 +23,7 @@ from benchmaker.scoring.benchmarks import LoadedBenchmark, load_benchmark
 from benchmaker.scoring.judge import JudgeRecord, JudgeUnit
 from benchmaker.scoring.panel import PanelRecord, PanelUnit
 from benchmaker.scoring.settings import ScoreSettings
-from benchmaker.store import JsonlFile, write_json_atomic
+from benchmaker.store import JsonlFile, llm_cache_dir, write_json_atomic
 
 
 def _unique_names(benchmarks: list[LoadedBenchmark]) -> list[LoadedBenchmark]:
@@ -135,16 +136,15 @@ class ScoreJob:
 
     def open_models(self, local_api_base: LocalApiBase) -> tuple[dict[str, RoleModel], RoleModel | None, Meter]:
         meter = Meter(self.settings.budget, previous=self.call_log.read(CallRecord))
-        cache_dir = Path(self.settings.outputs_dir) / ".cache" / "llm"
 
-        def build(role: str, spec) -> RoleModel:  # noqa: ANN001
+        def build(role: str, spec: ModelSpec) -> RoleModel:
             return build_role_model(
                 role,
                 spec,
                 settings=self.settings.llm,
                 meter=meter,
                 sink=self.call_log.append,
-                cache_dir=cache_dir,
+                cache_dir=llm_cache_dir(self.settings.outputs_dir),
                 local_api_base=local_api_base,
             )
 
