@@ -121,9 +121,9 @@ def _print_summary(result: dict[str, Any]) -> None:
     typer.echo(f"answer letters: {balance['counts']}{test}")
     cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
     typer.echo(
-        f"llm: {usage['calls']} calls ({usage['cached_calls']} from cache), "
-        f"{usage['input_tokens'] + usage['output_tokens']} tokens, {cost}, "
-        f"{usage['llm_seconds']:.1f} s in calls; wall {result['wall_seconds_this_session']:.1f} s"
+        f"llm (whole run): {usage['calls']} paid calls, {usage['input_tokens'] + usage['output_tokens']} tokens, "
+        f"{cost}, {usage['llm_seconds']:.1f} s in calls; this session: {result['calls_this_session']} new calls, "
+        f"{result['cached_calls_this_session']} answered from cache, wall {result['wall_seconds_this_session']:.1f} s"
     )
 
 

@@ -43,6 +43,7 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     calls_before: int = 0
     """Real calls already recorded when this session opened the run (a resume pays only the rest)."""
+    cached_before: int = 0
 
 
 def open_run(
@@ -83,7 +84,15 @@ def open_run(
     )
     manifest.setdefault("stages", {}).setdefault("generate", {}).update(status="running")
     store.write_manifest(manifest)
-    return Run(config=config, store=store, meter=meter, session=session, calls_before=meter.snapshot().calls)
+    totals = meter.snapshot()
+    return Run(
+        config=config,
+        store=store,
+        meter=meter,
+        session=session,
+        calls_before=totals.calls,
+        cached_before=totals.cached_calls,
+    )
 
 
 def start_run(config: RunConfig, **kwargs: Any) -> Run:
@@ -142,6 +151,7 @@ def finish_run(run: Run) -> dict[str, Any]:
         answer_balance=answer_balance(items, run.config.requirement.n_options),
         usage=usage.model_dump(),
         calls_this_session=usage.calls - run.calls_before,
+        cached_calls_this_session=usage.cached_calls - run.cached_before,
         wall_seconds_this_session=this_session,
         wall_seconds_total=round(previous + this_session, 2),
     )
