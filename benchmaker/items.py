@@ -76,9 +76,6 @@ class BenchmarkItem(BaseModel):
     def attempt(self) -> int:
         return int(self.metadata["attempt"])
 
-    def mcq(self) -> MCQ:
-        return MCQ(question=self.question, choices=tuple(self.choices), answer_index=self.answer_index)
-
 
 class Draft(BaseModel):
     """What a generation method returns for an attempt it did not reject."""

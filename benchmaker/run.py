@@ -137,7 +137,8 @@ def finish_run(run: Run) -> dict[str, Any]:
     this_session = round(time.monotonic() - run.started, 2)
     # Sessions that were killed never get here, so their wall time is missing from the total;
     # usage.llm_seconds, summed from llm_calls.jsonl, does include them.
-    previous = run.store.manifest().get("summary", {}).get("wall_seconds_total", 0.0)
+    manifest = run.store.manifest()
+    previous = manifest.get("summary", {}).get("wall_seconds_total", 0.0)
     summary: dict[str, Any] = dict(
         status="complete" if stop == StopReason.COMPLETE else "stopped",
         stop_reason=str(stop),
@@ -161,7 +162,6 @@ def finish_run(run: Run) -> dict[str, Any]:
             "tokens": round((usage.input_tokens + usage.output_tokens) / len(items), 1),
             "cost_usd": round(usage.cost_usd / len(items), 6),
         }
-    manifest = run.store.manifest()
     manifest.update(status=summary["status"], summary=summary)
     manifest.setdefault("stages", {}).setdefault("generate", {}).update(
         status=summary["status"], accepted=len(items), rejected=len(session.rejections), attempts=attempts

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import diskcache
 
 from benchmaker.llm.types import Completion, LLMClient, LLMRequest
+
+
+@cache
+def _open(cache_dir: Path) -> diskcache.Cache:
+    """One handle per directory, shared by every role's client in the process.
+
+    SQLite-backed, safe across threads and processes; entries are never evicted.
+    """
+    return diskcache.Cache(str(cache_dir), size_limit=2**40, eviction_policy="none")
 
 
 class CachingClient:
@@ -19,8 +29,7 @@ class CachingClient:
     def __init__(self, inner: LLMClient, cache_dir: Path, endpoint_identity: str = "") -> None:
         self.inner = inner
         self.endpoint_identity = endpoint_identity
-        # SQLite-backed, safe across threads and processes; entries are never evicted.
-        self.store = diskcache.Cache(str(cache_dir), size_limit=2**40, eviction_policy="none")
+        self.store = _open(Path(cache_dir).resolve())
 
     def complete(self, request: LLMRequest) -> Completion:
         key = request.content_hash(self.endpoint_identity)
@@ -30,6 +39,3 @@ class CachingClient:
         completion = self.inner.complete(request).model_copy(update={"request_hash": key})
         self.store.set(key, completion.model_dump_json())
         return completion
-
-    def close(self) -> None:
-        self.store.close()

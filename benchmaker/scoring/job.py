@@ -123,8 +123,8 @@ class ScoreJob:
     def add_companion(self, name: str, run_dir: Path, rewritten: str) -> None:
         companion = load_benchmark(run_dir, self.settings.limit)
         self.companions[name] = companion.model_copy(update={"name": f"robustness:{name}"})
-        runs = self._manifest().get("robustness_runs", {})
-        rewrites = self._manifest().get("robustness_rewrites", {})
+        manifest = self._manifest()
+        runs, rewrites = manifest.get("robustness_runs", {}), manifest.get("robustness_rewrites", {})
         self._write_manifest(
             robustness_runs={**runs, name: str(run_dir)}, robustness_rewrites={**rewrites, name: rewritten}
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -95,7 +94,3 @@ def judge_unit(unit: JudgeUnit, judge: RoleModel, prompts: PromptLibrary, max_re
         analysis_words=len(verdict.analysis.split()),
         analysis=verdict.analysis[:4000],
     )
-
-
-def verdict_schema_json() -> str:
-    return json.dumps(Verdict.model_json_schema())
