@@ -93,6 +93,48 @@ class GenerationSettings(_Strict):
     temperature: float = Field(default=1.0, ge=0, le=2)
 
 
+class BenchMakerSteps(_Strict):
+    """Each step of the BenchMaker method, switchable for ablations."""
+
+    demand_analysis: bool = True
+    attributes: bool = Field(default=True, description="AttrPrompt: sampled general attribute values.")
+    strategy_guidance: bool = Field(default=True, description="Difficulty strategies, harder as the run goes on.")
+    stepwise: bool = Field(default=True, description="The staged self-correcting generation prompt.")
+    diversity: bool = Field(default=True, description="In-batch diversity boosting over the candidates.")
+    self_test: bool = Field(default=True, description="Difficulty labels from the solver's error rate.")
+    discrimination: bool = Field(default=True, description="Conflict-guided contrastive discrimination.")
+    diffusion: bool = Field(default=True, description="Hardest earlier items as references to beat.")
+
+
+class BenchMakerSettings(_Strict):
+    """The BenchMaker method's knobs; defaults are the paper's."""
+
+    steps: BenchMakerSteps = BenchMakerSteps()
+    attribute_proposals: int = Field(default=5, ge=1, le=20, description="Independent AttrPrompt proposals.")
+    min_general_attributes: int = Field(default=8, ge=1, le=30)
+    min_difficulty_attributes: int = Field(default=6, ge=1, le=20)
+    attributes_file: Path | None = Field(
+        default=None, description="An attributes.yaml from an earlier run (possibly edited): skips AttrPrompt."
+    )
+    candidates: int = Field(default=5, ge=1, le=16, description="Candidates per attempt (the provider's n).")
+    references: int = Field(default=8, ge=1, le=32, description="Diffusion references per attempt (pool 2x).")
+    solver_samples: int = Field(default=10, ge=1, le=64, description="Self test-taking answers per item.")
+    solver_temperature: float = Field(default=1.0, ge=0, le=2)
+    judge_temperature: float = Field(default=0.0, ge=0, le=2)
+    near_duplicate_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="Cosine similarity above which a candidate duplicates an item."
+    )
+    embedder: str = Field(
+        default="all-MiniLM-L6-v2", min_length=1, description="A sentence-transformers model, or hashing (the fake)."
+    )
+
+    @model_validator(mode="after")
+    def _discrimination_needs_solver(self) -> BenchMakerSettings:
+        if self.steps.discrimination and not self.steps.self_test:
+            raise ValueError("steps.discrimination needs steps.self_test: conflicts come from the solver's answers")
+        return self
+
+
 class LLMSettings(_Strict):
     max_retries: int = Field(default=4, ge=0, le=10, description="Retries on transient errors only.")
     max_backoff_s: float = Field(default=60, gt=0)
@@ -111,7 +153,8 @@ class RunConfig(_Strict):
 
     requirement: Requirement
     models: ModelRoles = ModelRoles()
-    method: Literal["direct"] = "direct"
+    method: Literal["benchmaker", "direct"] = "benchmaker"
+    benchmaker: BenchMakerSettings = BenchMakerSettings()
     generation: GenerationSettings = GenerationSettings()
     llm: LLMSettings = LLMSettings()
     budget: Budget = Budget()

@@ -64,6 +64,13 @@ class GenerationSession:
         self.seen_questions = {normalize_text(item.question) for item in self.items}
         self.stop_reason: StopReason | None = None
         self.stop_detail = ""
+        self._prepared = False
+
+    def prepare(self) -> None:
+        """The method's run-level step (demand analysis, attributes), once per session."""
+        if not self._prepared:
+            self.method.prepare(tuple(self.items))
+            self._prepared = True
 
     # -- what to run next --------------------------------------------------------------------------
 
@@ -83,6 +90,7 @@ class GenerationSession:
 
         A wave is at most a few attempts per worker, so a stop condition is seen soon after it arises.
         """
+        self.prepare()
         with self._lock:
             self._update_stop_reason()
         if self.stop_reason is not None:
@@ -126,8 +134,9 @@ class GenerationSession:
             self._update_stop_reason()
             if self.stop_reason is not None:
                 return None
+            accepted = tuple(self.items)
         try:
-            return self.method.generate(attempt)
+            return self.method.generate(attempt, accepted)
         except BudgetExceeded as error:
             return BudgetStop(attempt, str(error))
         except LLMFatalError:
@@ -165,6 +174,10 @@ class GenerationSession:
             )
             self._reject(rejection)
             return rejection
+        refused = self.method.admit(draft)
+        if refused is not None:
+            self._reject(refused)
+            return refused
         item = self._build_item(draft, attempt)
         self.store.append_item(item)
         self.items.append(item)
@@ -180,6 +193,12 @@ class GenerationSession:
         rng = random.Random(attempt_seed(self.config.seed, attempt, "shuffle"))
         target = rng.choice([i for i in range(n) if counts.get(i, 0) == fewest])
         choices, order = place_answer(draft, target, rng)
+        position_of = {original: position for position, original in enumerate(order)}
+        # Provenance naming options by generated index is rewritten as letters of the final order.
+        option_fields = {
+            name: [LETTERS[position_of[i]] if i is not None else None for i in indices]
+            for name, indices in draft.option_fields.items()
+        }
         return BenchmarkItem(
             id=draft.mcq.content_id(),
             question=draft.mcq.question,
@@ -188,6 +207,7 @@ class GenerationSession:
             answer_index=target,
             metadata={
                 **draft.metadata,
+                **option_fields,
                 "attempt": attempt,
                 "method": self.method.name,
                 "original_answer_index": draft.mcq.answer_index,

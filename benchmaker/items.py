@@ -85,6 +85,9 @@ class Draft(BaseModel):
     attempt: int = Field(ge=0)
     mcq: MCQ
     metadata: dict[str, Any] = Field(default_factory=dict)
+    option_fields: dict[str, list[int | None]] = Field(default_factory=dict)
+    """Provenance that names options (solver answers, judge labels) as indices into ``mcq.choices``.
+    When the options are shuffled into their final order these become letters of that order."""
 
 
 class Rejection(BaseModel):

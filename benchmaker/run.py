@@ -72,7 +72,7 @@ def open_run(
         )
         for name in roles_of(config)
     }
-    context = GenerationContext(config=config, models=models, prompts=prompts)
+    context = GenerationContext(config=config, models=models, prompts=prompts, store=store)
     method = make_method(config.method, context)
     session = GenerationSession(config, store, method)
     manifest = store.manifest()

@@ -191,6 +191,16 @@ class RunStore:
     def calls(self) -> list[CallRecord]:
         return self._files[LLM_CALLS].read(CallRecord)
 
+    def jsonl(self, name: str) -> JsonlFile:
+        """An extra append-only file a method keeps in the run (for example its attempt plans)."""
+        with self._lock:
+            if name not in self._files:
+                self._files[name] = JsonlFile(self.run_dir / name)
+            return self._files[name]
+
+    def path(self, name: str) -> Path:
+        return self.run_dir / name
+
     @property
     def cache_dir(self) -> Path:
         return llm_cache_dir(self.run_dir.parent.parent)  # run dirs live in <outputs>/runs/

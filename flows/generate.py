@@ -23,6 +23,12 @@ from flows._local import local_endpoint
 
 
 # The session is an in-process object shared by the thread pool; our own cache does the caching.
+@task(name="prepare-method", cache_policy=NO_CACHE, persist_result=False)
+def prepare_method(session: GenerationSession) -> None:
+    """Run-level steps (demand analysis, attributes); a resume reloads them from the run."""
+    session.prepare()
+
+
 @task(name="generate-attempt", cache_policy=NO_CACHE, persist_result=False)
 def generate_attempt(session: GenerationSession, attempt: int) -> Outcome:
     return session.run_attempt(attempt)
@@ -73,6 +79,7 @@ def generate_benchmark(
         else:
             run = start_run(config, **options)
         try:
+            prepare_method(run.session)
             _drive(run, show_progress)
         except BaseException as error:
             mark_interrupted(run.store, type(error).__name__)

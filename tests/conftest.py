@@ -49,6 +49,7 @@ def write_config(directory: Path, **overrides: object) -> Path:
         "requirement": {"description": "Two-digit multiplication.", "n_items": 4, "n_options": 4},
         "models": {"generator": "scripted", "solver": "scripted", "judge": "scripted", "panel": ["scripted"]},
         "outputs_dir": str(directory / "outputs"),
+        "method": "direct",
         "seed": 3,
     }
     data.update(overrides)

@@ -16,6 +16,7 @@ def config(tmp_path, **overrides):
         "requirement": {"description": "Two-digit multiplication.", "n_items": 8, "n_options": 4},
         "models": {"generator": "scripted", "solver": "scripted", "judge": "scripted", "panel": ["scripted"]},
         "outputs_dir": str(tmp_path / "out"),
+        "method": "direct",
         "seed": 5,
     }
     data.update(overrides)

@@ -178,8 +178,14 @@ class LiteLLMClient:
         texts: list[str] = []
         reasons: list[str] = []
         totals = Usage()
-        for n in calls:
-            got, why, usage = self._one_call(request, n)
+        for index, n in enumerate(calls):
+            # Separate calls standing in for n must not share a seed, or a seeded server returns n copies.
+            sub = (
+                request
+                if index == 0 or request.seed is None
+                else request.model_copy(update={"seed": request.seed + index})
+            )
+            got, why, usage = self._one_call(sub, n)
             texts += got
             reasons += why
             totals = Usage(

@@ -1,8 +1,9 @@
 """A deterministic scripted fake behind the same seam, selectable by config as ``scripted``.
 
 Without a script it answers the prompts it knows with valid, deterministic replies derived from
-the request hash: correct multiplication MCQs as a generator, right answers to those (with
-probability ``skill``) as an examinee, verdicts as a judge, and requirement rewrites.
+the request hash: correct multiplication MCQs as a generator, a demand analysis and attributes,
+right answers to those MCQs (with probability ``skill``) as an examinee or solver, verdicts as a
+judge, and requirement rewrites.
 
 A script (``scripted:<file.yaml>``) queues replies per prompt id, consumed in order before the
 built-in answers; an entry may also be an error to raise::
@@ -71,7 +72,17 @@ def _option_count(request: LLMRequest) -> int:
 
 
 def builtin_mcq(request: LLMRequest) -> str:
-    """A correct arithmetic MCQ whose numbers come from the request hash."""
+    """A correct arithmetic MCQ whose numbers come from the request hash, in the reply schema's fields."""
+    reply = _mcq_fields(request)
+    properties = (request.response_schema or {}).get("properties", {})
+    if "reasoning" in properties:
+        reply["reasoning"] = reply.pop("explanation")
+    if "analysis" in properties:
+        reply = {"analysis": "Plan, draft, solve, distract, re-check.", **reply}
+    return json.dumps(reply)
+
+
+def _mcq_fields(request: LLMRequest) -> dict:
     n = _option_count(request)
     r = _rng_ints(request, 4)
     a, b = 10 + r[0] % 90, 10 + r[1] % 90
@@ -80,14 +91,44 @@ def builtin_mcq(request: LLMRequest) -> str:
     offsets = [k for k in range(-n, n + 1) if k != 0][: n - 1]
     distractors = [value + 10 * k + (r[3] % 7) for k in offsets]
     choices = distractors[:position] + [value] + distractors[position:]
-    return json.dumps(
-        {
-            "question": f"What is {a} multiplied by {b}?",
-            "choices": [str(c) for c in choices],
-            "explanation": f"{a} x {b} = {value}.",
-            "answer": "ABCDEFGHIJ"[position],
-        }
-    )
+    return {
+        "question": f"What is {a} multiplied by {b}?",
+        "choices": [str(c) for c in choices],
+        "explanation": f"{a} x {b} = {value}.",
+        "answer": "ABCDEFGHIJ"[position],
+    }
+
+
+def _min_attributes(request: LLMRequest) -> int:
+    try:
+        return int(request.response_schema["properties"]["attributes"]["minItems"])  # type: ignore[index]
+    except (TypeError, KeyError):
+        return 1
+
+
+def builtin_attributes(request: LLMRequest) -> str:
+    """General attributes (names and values) or difficulty attributes (levels with coefficients)."""
+    count = _min_attributes(request)
+    if request.prompt_id == "benchmaker.difficulty_attributes":
+        attributes = [
+            {
+                "name": f"Difficulty factor {i + 1}",
+                "levels": [{"value": f"level {c}", "coefficient": c} for c in (1, 4, 7, 10)],
+            }
+            for i in range(count)
+        ]
+    else:
+        attributes = [
+            {"name": f"Attribute {i + 1}", "values": [f"value {i + 1}.{j + 1}" for j in range(3)]} for i in range(count)
+        ]
+    return json.dumps({"attributes": attributes})
+
+
+BUILTIN_DEMAND = {
+    "task": "Multiply two whole numbers.",
+    "question_content": "A product of two two-digit numbers.",
+    "answer_choices": "The product and nearby wrong products.",
+}
 
 
 _PRODUCT = re.compile(r"What is (\d+) multiplied by (\d+)\?")
@@ -114,9 +155,21 @@ def builtin_answer(request: LLMRequest, skill: float) -> str:
     r = _rng_ints(request, 2)
     key = _known_key(text)
     if key is not None and (r[0] % 1000) / 1000 < skill:
-        return json.dumps({"answer": key})
-    wrong = [letter for letter in letters if letter != key] or letters
-    return json.dumps({"answer": wrong[r[1] % len(wrong)]})
+        answer = key
+    else:
+        wrong = [letter for letter in letters if letter != key] or letters
+        answer = wrong[r[1] % len(wrong)]
+    if "reasoning" in (request.response_schema or {}).get("properties", {}):
+        return json.dumps({"reasoning": f"Working it out gives {answer}.", "answer": answer})
+    return json.dumps({"answer": answer})
+
+
+def builtin_discrimination(request: LLMRequest) -> str:
+    """A contrastive judge that knows multiplication: score 2 and the true option, else a flaw."""
+    key = _known_key(_user_text(request))
+    if key is None:
+        return json.dumps({"analysis": "Cannot verify.", "score": 0, "label": "none"})
+    return json.dumps({"analysis": "Checked both solutions.", "score": 2, "label": key})
 
 
 def builtin_verdict(request: LLMRequest) -> str:
@@ -160,8 +213,16 @@ class ScriptedLLM:
         if entry is not None:
             return entry
         variant = request.model_copy(update={"sample_key": f"{request.sample_key}#{index}"}) if index else request
-        if request.prompt_id == "direct.generate_mcq":
+        if request.prompt_id in ("direct.generate_mcq", "benchmaker.generate"):
             return builtin_mcq(variant)
+        if request.prompt_id == "benchmaker.demand_analysis":
+            return json.dumps(BUILTIN_DEMAND)
+        if request.prompt_id.endswith("_attributes"):
+            return builtin_attributes(variant)
+        if request.prompt_id == "benchmaker.solve":
+            return builtin_answer(variant, self.script.skill)
+        if request.prompt_id == "benchmaker.discriminate":
+            return builtin_discrimination(variant)
         if request.prompt_id.startswith("panel."):
             return builtin_answer(variant, self.script.skill)
         if request.prompt_id.startswith("judge."):

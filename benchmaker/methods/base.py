@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from benchmaker.config import RunConfig
-from benchmaker.items import Draft, Rejection
+from benchmaker.errors import BenchmakerError
+from benchmaker.items import BenchmarkItem, Draft, Rejection
 from benchmaker.llm.factory import RoleModel
 from benchmaker.prompts import PromptLibrary
+from benchmaker.store import RunStore
+
+
+class MethodSetupError(BenchmakerError):
+    """A run-level step (demand analysis, attributes) failed: no item can be generated without it."""
 
 
 @dataclass(frozen=True)
@@ -18,19 +25,36 @@ class GenerationContext:
     models: dict[str, RoleModel]
     """Only the roles the method declares in ``roles``."""
     prompts: PromptLibrary
+    store: RunStore | None = None
+    """Where a method keeps run-level state that must survive a resume; None for throwaway runs."""
 
 
 class Method(Protocol):
     name: str
-    roles: tuple[str, ...]
-    """The model roles the method calls; only these are built (and only these start the local model)."""
+
+    @staticmethod
+    def required_roles(config: RunConfig) -> tuple[str, ...]:
+        """The model roles the method calls under ``config``; only these are built."""
+        ...
 
     def prompt_refs(self) -> dict[str, str]:
         """``id -> id@version#sha`` of every template the method uses (for the manifest)."""
         ...
 
-    def generate(self, attempt: int) -> Draft | Rejection:
-        """One attempt. Item failures are returned as a Rejection, never raised."""
+    def prepare(self, accepted: Sequence[BenchmarkItem]) -> None:
+        """Run-level work before the first attempt (idempotent: a resume reloads it, paying nothing).
+
+        Raises:
+            MethodSetupError: when the run cannot go on.
+        """
+        ...
+
+    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem]) -> Draft | Rejection:
+        """One attempt, seeing the items accepted so far. Item failures are returned, never raised."""
+        ...
+
+    def admit(self, draft: Draft) -> Rejection | None:
+        """The last check before a draft becomes an item, called under the session's lock."""
         ...
 
 

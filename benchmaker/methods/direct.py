@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from benchmaker.config import LETTERS, format_validation_error
 from benchmaker.errors import LLMError, LLMFatalError, ParseError
-from benchmaker.items import MCQ, Draft, Rejection
+from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
 from benchmaker.methods.base import GenerationContext, attempt_seed
 
 PROMPT_ID = "direct.generate_mcq"
@@ -35,7 +36,10 @@ def mcq_reply_model(n_options: int) -> type[BaseModel]:
 
 class DirectMethod:
     name = "direct"
-    roles = ("generator",)
+
+    @staticmethod
+    def required_roles(config: object) -> tuple[str, ...]:
+        return ("generator",)
 
     def __init__(self, context: GenerationContext) -> None:
         self.context = context
@@ -54,7 +58,13 @@ class DirectMethod:
     def prompt_refs(self) -> dict[str, str]:
         return {PROMPT_ID: self.template.ref}
 
-    def generate(self, attempt: int) -> Draft | Rejection:
+    def prepare(self, accepted: Sequence[BenchmarkItem]) -> None:
+        """Nothing run-level: every attempt is one independent call."""
+
+    def admit(self, draft: Draft) -> Rejection | None:
+        return None
+
+    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem] = ()) -> Draft | Rejection:
         config = self.context.config
         generator = self.context.models["generator"]
         request = generator.request(

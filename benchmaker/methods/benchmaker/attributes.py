@@ -1,0 +1,225 @@
+"""Step 2, AttrPrompt: general attributes (k proposals merged) and difficulty attributes.
+
+The result is saved in the run as ``attributes.yaml``. A user may edit it and pass it back in
+(``benchmaker.attributes_file``) to steer the next run; it is validated like any other input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from benchmaker.config import format_validation_error
+from benchmaker.errors import ConfigError, LLMError, LLMFatalError
+from benchmaker.items import normalize_text
+from benchmaker.llm.factory import RoleModel
+from benchmaker.methods.benchmaker.calls import ask
+from benchmaker.methods.benchmaker.demand import DemandAnalysis
+from benchmaker.prompts import PromptLibrary
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _unique(names: list[str], what: str) -> None:
+    seen = [normalize_text(n) for n in names]
+    if len(set(seen)) != len(seen):
+        raise ValueError(f"{what} are not unique")
+
+
+class GeneralAttribute(_Frozen):
+    name: str = Field(min_length=1)
+    values: list[str] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, values: list[str]) -> list[str]:
+        if any(not v.strip() for v in values):
+            raise ValueError("a value is blank")
+        _unique(values, "values")
+        return values
+
+
+class DifficultyLevel(_Frozen):
+    value: str = Field(min_length=1)
+    coefficient: int = Field(ge=1, le=10, description="1 = easiest, 10 = hardest.")
+
+
+class DifficultyAttribute(_Frozen):
+    name: str = Field(min_length=1)
+    levels: list[DifficultyLevel] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _levels(self) -> DifficultyAttribute:
+        _unique([level.value for level in self.levels], "level values")
+        return self
+
+    def easy_to_hard(self) -> DifficultyAttribute:
+        """Levels sorted by coefficient (stable), as the research code's parser does."""
+        return self.model_copy(update={"levels": sorted(self.levels, key=lambda level: level.coefficient)})
+
+
+class GeneralAttributes(_Frozen):
+    attributes: list[GeneralAttribute] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names(self) -> GeneralAttributes:
+        _unique([a.name for a in self.attributes], "attribute names")
+        return self
+
+
+class DifficultyAttributes(_Frozen):
+    attributes: list[DifficultyAttribute] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names(self) -> DifficultyAttributes:
+        _unique([a.name for a in self.attributes], "attribute names")
+        return self
+
+
+class AttributeSet(_Frozen):
+    """What ``attributes.yaml`` holds."""
+
+    demand: DemandAnalysis | None = None
+    general: list[GeneralAttribute] = Field(default_factory=list)
+    difficulty: list[DifficultyAttribute] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names(self) -> AttributeSet:
+        _unique([a.name for a in self.general], "general attribute names")
+        _unique([a.name for a in self.difficulty], "difficulty attribute names")
+        return self
+
+
+def with_minimum(model: type[BaseModel], minimum: int) -> type[BaseModel]:
+    """The reply model with ``attributes`` required to hold at least ``minimum`` entries."""
+    from pydantic import create_model
+
+    item = model.model_fields["attributes"].annotation
+    return create_model(
+        f"{model.__name__}Min{minimum}",
+        __base__=model,
+        attributes=(item, Field(min_length=minimum)),
+    )
+
+
+def _without_difficulty(attributes: list[GeneralAttribute]) -> list[GeneralAttribute]:
+    # Difficulty is steered by the strategy bank; a general "difficulty" attribute would contradict it.
+    return [a for a in attributes if normalize_text(a.name) != "difficulty"]
+
+
+def propose_general(
+    model: RoleModel,
+    prompts: PromptLibrary,
+    demand: DemandAnalysis,
+    *,
+    proposals: int,
+    minimum: int,
+    seed: int,
+    max_repairs: int,
+) -> tuple[list[list[GeneralAttribute]], list[str]]:
+    """k independent proposals; a proposal that fails is skipped (its reason returned), not fatal."""
+    reply_model = with_minimum(GeneralAttributes, min(minimum, 6))
+    found: list[list[GeneralAttribute]] = []
+    failures: list[str] = []
+    for k in range(proposals):
+        try:
+            result = ask(
+                model,
+                prompts,
+                "benchmaker.propose_attributes",
+                {
+                    "task": demand.task,
+                    "question_content": demand.question_content,
+                    "answer_choices": demand.answer_choices,
+                    "min_attributes": min(minimum, 6),
+                },
+                reply_model,
+                temperature=1.0,
+                seed=seed + k,
+                sample_key=f"proposal={k}",
+                max_repairs=max_repairs,
+            )
+        except LLMFatalError:
+            raise
+        except LLMError as error:
+            failures.append(f"proposal {k}: {error}"[:300])
+            continue
+        found.append(_without_difficulty(result.value.attributes))
+    return found, failures
+
+
+def merge_general(
+    model: RoleModel,
+    prompts: PromptLibrary,
+    demand: DemandAnalysis,
+    proposals: list[list[GeneralAttribute]],
+    *,
+    minimum: int,
+    seed: int,
+    max_repairs: int,
+) -> list[GeneralAttribute]:
+    result = ask(
+        model,
+        prompts,
+        "benchmaker.merge_attributes",
+        {
+            "task": demand.task,
+            "proposals": [[a.model_dump() for a in proposal] for proposal in proposals],
+            "min_attributes": minimum,
+        },
+        with_minimum(GeneralAttributes, minimum),
+        temperature=1.0,
+        seed=seed,
+        sample_key="merge",
+        max_repairs=max_repairs,
+    )
+    return _without_difficulty(result.value.attributes)
+
+
+def propose_difficulty(
+    model: RoleModel, prompts: PromptLibrary, demand: DemandAnalysis, *, minimum: int, seed: int, max_repairs: int
+) -> list[DifficultyAttribute]:
+    result = ask(
+        model,
+        prompts,
+        "benchmaker.difficulty_attributes",
+        {"task": demand.task, "question_content": demand.question_content, "min_attributes": minimum},
+        with_minimum(DifficultyAttributes, minimum),
+        temperature=1.0,
+        seed=seed,
+        sample_key="difficulty",
+        max_repairs=max_repairs,
+    )
+    return [a.easy_to_hard() for a in result.value.attributes]
+
+
+def save_attributes(path: Path, attributes: AttributeSet) -> None:
+    header = (
+        "# Attributes of this run (BenchMaker AttrPrompt). Edit and pass back with\n"
+        "#   benchmaker:\n#     attributes_file: <this file>\n"
+        "# to steer the next run. Difficulty coefficients run from 1 (easiest) to 10 (hardest).\n"
+    )
+    body = yaml.safe_dump(attributes.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(header + body, encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_attributes(path: Path) -> AttributeSet:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read attributes file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"invalid YAML in attributes file {path}: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid attributes file {path}: expected a mapping at the top level")
+    try:
+        loaded = AttributeSet.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"invalid attributes file {path}: {format_validation_error(error)}") from None
+    return loaded.model_copy(update={"difficulty": [a.easy_to_hard() for a in loaded.difficulty]})

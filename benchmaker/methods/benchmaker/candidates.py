@@ -1,0 +1,107 @@
+"""Step 4, generation with stepwise self-correction: n candidate questions from one prompt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from benchmaker.config import LETTERS, format_validation_error
+from benchmaker.items import MCQ
+from benchmaker.llm.factory import RoleModel
+from benchmaker.llm.structured import ReplyInvalid, parse_reply
+from benchmaker.methods.benchmaker.calls import render_schema
+from benchmaker.prompts import PromptLibrary
+
+PROMPT_ID = "benchmaker.generate"
+
+
+class _CandidateBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@cache
+def candidate_reply_model(n_options: int, stepwise: bool) -> type[BaseModel]:
+    """Field order is the order of work: analysis (stepwise only), question, solution, choices, key."""
+    fields: dict[str, Any] = {}
+    if stepwise:
+        fields["analysis"] = (str, Field(min_length=1))
+    fields["question"] = (str, Field(min_length=1))
+    fields["reasoning"] = (str, Field(min_length=1))
+    fields["choices"] = (list[str], Field(min_length=n_options, max_length=n_options))
+    fields["answer"] = (str, Field(pattern=f"^[{LETTERS[:n_options]}]$"))
+    name = f"Candidate{n_options}{'Stepwise' if stepwise else ''}"
+    return create_model(name, __base__=_CandidateBase, **fields)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    index: int
+    """Which of the n completions it came from."""
+    mcq: MCQ
+    reasoning: str
+    analysis: str = ""
+
+
+def render_item(question: str, choices: list[str] | tuple[str, ...], answer_index: int | None = None) -> str:
+    """Question, lettered choices and (optionally) the key: how items are shown to models and measured."""
+    lines = [question, *(f"{LETTERS[i]}. {choice}" for i, choice in enumerate(choices))]
+    if answer_index is not None:
+        lines.append(f"Answer: {LETTERS[answer_index]}")
+    return "\n".join(lines)
+
+
+def parse_candidate(text: str, index: int, n_options: int, stepwise: bool) -> Candidate:
+    """Raises ReplyInvalid with the reason a completion is unusable."""
+    reply = parse_reply(text, candidate_reply_model(n_options, stepwise))
+    try:
+        mcq = MCQ(question=reply.question, choices=tuple(reply.choices), answer_index=LETTERS.index(reply.answer))
+    except ValidationError as error:
+        raise ReplyInvalid(f"invalid question: {format_validation_error(error)}") from None
+    return Candidate(index=index, mcq=mcq, reasoning=reply.reasoning, analysis=getattr(reply, "analysis", ""))
+
+
+def generation_messages(prompts: PromptLibrary, variables: dict[str, Any], n_options: int, stepwise: bool) -> Any:
+    return prompts.get(PROMPT_ID).render(
+        **variables,
+        n_options=n_options,
+        letters=list(LETTERS[:n_options]),
+        stepwise=stepwise,
+        schema=render_schema(candidate_reply_model(n_options, stepwise)),
+    )
+
+
+def generate_candidates(
+    model: RoleModel,
+    prompts: PromptLibrary,
+    variables: dict[str, Any],
+    *,
+    n_options: int,
+    stepwise: bool,
+    n: int,
+    temperature: float,
+    seed: int,
+    sample_key: str,
+    attempt: int,
+) -> tuple[list[Candidate], list[str]]:
+    """The usable candidates and, for each unusable completion, why. Raises LLMError."""
+    request = model.request(
+        generation_messages(prompts, variables, n_options, stepwise),
+        prompt_id=PROMPT_ID,
+        temperature=temperature,
+        n=n,
+        seed=seed,
+        schema=candidate_reply_model(n_options, stepwise).model_json_schema(),
+        sample_key=sample_key,
+        attempt=attempt,
+    )
+    completion = model.complete(request)
+    candidates, failures = [], []
+    for index, text in enumerate(completion.texts):
+        try:
+            candidates.append(parse_candidate(text, index, n_options, stepwise))
+        except ReplyInvalid as error:
+            failures.append(f"candidate {index}: {error}"[:300])
+    return candidates, failures

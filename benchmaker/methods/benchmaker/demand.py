@@ -1,0 +1,47 @@
+"""Step 1, demand analysis: the requirement restated as task, question content and answer choices."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from benchmaker.config import Requirement
+from benchmaker.llm.factory import RoleModel
+from benchmaker.methods.benchmaker.calls import ask
+from benchmaker.prompts import PromptLibrary
+
+PROMPT_ID = "benchmaker.demand_analysis"
+
+
+class DemandAnalysis(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    task: str = Field(min_length=1)
+    question_content: str
+    answer_choices: str
+
+
+def unanalysed(requirement: Requirement) -> DemandAnalysis:
+    """What later steps see when demand analysis is switched off: the requirement alone."""
+    return DemandAnalysis(task=requirement.description, question_content="", answer_choices="")
+
+
+def analyse_demand(
+    model: RoleModel, prompts: PromptLibrary, requirement: Requirement, *, seed: int, max_repairs: int
+) -> DemandAnalysis:
+    """Raises ParseError or LLMError."""
+    result = ask(
+        model,
+        prompts,
+        PROMPT_ID,
+        {
+            "requirement": requirement.description,
+            "language": requirement.language,
+            "n_options": requirement.n_options,
+        },
+        DemandAnalysis,
+        temperature=1.0,
+        seed=seed,
+        sample_key="demand",
+        max_repairs=max_repairs,
+    )
+    return result.value

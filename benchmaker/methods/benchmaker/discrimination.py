@@ -1,0 +1,118 @@
+"""Step 7, conflict-guided contrastive discrimination.
+
+When the solvers' majority disagrees with the generator's key, a judge compares the generator's
+solution with a solution that reached the solvers' answer, twice, with the two in swapped positions
+(the research code means to swap them but sends the same order twice). The item is kept only when
+both verdicts score the question 2 (flawless, one correct option) and name the same option; that
+option becomes the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from benchmaker.config import LETTERS
+from benchmaker.errors import LLMFatalError, ParseError
+from benchmaker.items import MCQ
+from benchmaker.llm.factory import RoleModel
+from benchmaker.methods.benchmaker.calls import ask
+from benchmaker.prompts import PromptLibrary
+
+PROMPT_ID = "benchmaker.discriminate"
+NO_OPTION = "none"
+
+
+class _VerdictBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@cache
+def verdict_model(n_options: int) -> type[BaseModel]:
+    labels = Literal[tuple([*LETTERS[:n_options], NO_OPTION])]  # type: ignore[valid-type]
+    return create_model(
+        f"Verdict{n_options}",
+        __base__=_VerdictBase,
+        analysis=(str, Field(min_length=1)),
+        score=(Literal[0, 1, 2], ...),
+        label=(labels, ...),
+    )
+
+
+def solution_text(reasoning: str, option: int, mcq: MCQ) -> str:
+    return f"{reasoning.strip()}\nThe answer is {LETTERS[option]}. {mcq.choices[option]}"
+
+
+@dataclass
+class Discrimination:
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    """In call order: ``order`` says which solution came first."""
+    label: int | None = None
+    reason: str = ""
+    """Why the item is rejected (a short code); empty when accepted."""
+    detail: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return not self.reason
+
+
+def discriminate(
+    judge: RoleModel,
+    prompts: PromptLibrary,
+    mcq: MCQ,
+    *,
+    key_solution: str,
+    rival_solution: str,
+    temperature: float,
+    seed: int,
+    sample_key: str,
+    attempt: int,
+    max_repairs: int,
+) -> Discrimination:
+    """Raises LLMError when a call fails (ParseError is a verdict: the item is rejected)."""
+    n_options = len(mcq.choices)
+    orders = [("rival_first", rival_solution, key_solution), ("key_first", key_solution, rival_solution)]
+    result = Discrimination()
+    labels: list[str] = []
+    for order, first, second in orders:
+        try:
+            reply = ask(
+                judge,
+                prompts,
+                PROMPT_ID,
+                {
+                    "question": mcq.question,
+                    "choices": list(mcq.choices),
+                    "letters": list(LETTERS[:n_options]),
+                    "first_solution": first,
+                    "second_solution": second,
+                },
+                verdict_model(n_options),
+                temperature=temperature,
+                seed=seed,
+                sample_key=f"{sample_key}|{order}",
+                max_repairs=max_repairs,
+                attempt=attempt,
+            ).value
+        except LLMFatalError:
+            raise
+        except ParseError as error:
+            result.reason, result.detail = "judge_unparsable", str(error)[:300]
+            return result
+        result.verdicts.append({"order": order, "score": reply.score, "label": reply.label, "analysis": reply.analysis})
+        labels.append(reply.label)
+    scores = [v["score"] for v in result.verdicts]
+    if any(score < 2 for score in scores):
+        result.reason, result.detail = "judge_flawed_question", f"scores {scores} (both must be 2)"
+    elif NO_OPTION in labels:
+        result.reason, result.detail = "judge_no_single_option", f"labels {labels}"
+    elif labels[0] != labels[1]:
+        result.reason = "judge_inconsistent_on_swap"
+        result.detail = f"named {labels[0]} with the rival solution first, {labels[1]} with the key's first"
+    else:
+        result.label = LETTERS.index(labels[0])
+    return result

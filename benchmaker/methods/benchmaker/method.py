@@ -1,0 +1,328 @@
+"""The BenchMaker method: the paper's steps composed into one attempt, each switchable.
+
+Run level (``prepare``): demand analysis, AttrPrompt and the strategy bank, saved in the run as
+``attributes.yaml``. Per attempt (``generate``): plan (attributes, strategy, references) ->
+n candidates -> near-duplicate filter and diversity choice -> self test-taking -> contrastive
+discrimination on conflict. Every failure is a Rejection with its stage and reason.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from benchmaker.config import RunConfig
+from benchmaker.embeddings import make_embedder
+from benchmaker.errors import LLMError, LLMFatalError
+from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
+from benchmaker.methods.base import GenerationContext, MethodSetupError, attempt_seed
+from benchmaker.methods.benchmaker import attributes as attr
+from benchmaker.methods.benchmaker.candidates import Candidate, generate_candidates, render_item
+from benchmaker.methods.benchmaker.demand import analyse_demand, unanalysed
+from benchmaker.methods.benchmaker.diffusion import Candidate as ReferenceCandidate
+from benchmaker.methods.benchmaker.diffusion import choose_references
+from benchmaker.methods.benchmaker.discrimination import discriminate, solution_text
+from benchmaker.methods.benchmaker.diversity import NearDuplicateIndex, most_diverse
+from benchmaker.methods.benchmaker.plan import AttemptPlan, PlanBook
+from benchmaker.methods.benchmaker.self_test import take_test
+from benchmaker.methods.benchmaker.strategy import StrategyBank
+
+ATTRIBUTES_FILE = "attributes.yaml"
+PROMPT_IDS = (
+    "benchmaker.demand_analysis",
+    "benchmaker.propose_attributes",
+    "benchmaker.merge_attributes",
+    "benchmaker.difficulty_attributes",
+    "benchmaker.generate",
+    "benchmaker.solve",
+    "benchmaker.discriminate",
+)
+
+
+class BenchMakerMethod:
+    name = "benchmaker"
+
+    @staticmethod
+    def required_roles(config: RunConfig) -> tuple[str, ...]:
+        steps = config.benchmaker.steps
+        return ("generator", *(["solver"] if steps.self_test else []), *(["judge"] if steps.discrimination else []))
+
+    def __init__(self, context: GenerationContext) -> None:
+        self.context = context
+        self.config = context.config
+        self.settings = context.config.benchmaker
+        self.steps = self.settings.steps
+        self.prompts = context.prompts
+        self.models = context.models
+        self.attributes: attr.AttributeSet | None = None
+        self.bank: StrategyBank | None = None
+        self.plans = PlanBook(context.store)
+        self.duplicates = NearDuplicateIndex(
+            make_embedder(self.settings.embedder), self.settings.near_duplicate_threshold
+        )
+        self._plan_lock = threading.Lock()
+
+    def prompt_refs(self) -> dict[str, str]:
+        return {pid: self.prompts.get(pid).ref for pid in PROMPT_IDS}
+
+    # -- run level ----------------------------------------------------------------------------------
+
+    def prepare(self, accepted: Sequence[BenchmarkItem]) -> None:
+        store = self.context.store
+        saved = store.path(ATTRIBUTES_FILE) if store is not None else None
+        if saved is not None and saved.exists():
+            self.attributes = attr.load_attributes(saved)  # a resume: Stage A is never paid twice
+        else:
+            self.attributes = self._analyse()
+            if saved is not None:
+                attr.save_attributes(saved, self.attributes)
+        if self.steps.attributes and not self.attributes.general:
+            raise MethodSetupError(
+                "no general attributes: add some to the attributes file or turn steps.attributes off"
+            )
+        if self.steps.strategy_guidance:
+            if not self.attributes.difficulty:
+                raise MethodSetupError(
+                    "no difficulty attributes: add some to the attributes file or turn steps.strategy_guidance off"
+                )
+            self.bank = StrategyBank(self.attributes.difficulty)
+        if len(self.duplicates) == 0:
+            self.duplicates.add([item.question for item in accepted])
+
+    def _analyse(self) -> attr.AttributeSet:
+        """Stage A: demand analysis and AttrPrompt, or the user's attributes file."""
+        requirement = self.config.requirement
+        generator = self.models["generator"]
+        repairs = self.config.generation.max_repairs
+        seed = attempt_seed(self.config.seed, 0, "stage-a")
+        given = attr.load_attributes(self.settings.attributes_file) if self.settings.attributes_file else None
+        try:
+            demand = given.demand if given is not None and given.demand is not None else None
+            if demand is None:
+                demand = (
+                    analyse_demand(generator, self.prompts, requirement, seed=seed, max_repairs=repairs)
+                    if self.steps.demand_analysis
+                    else unanalysed(requirement)
+                )
+            if given is not None:
+                return given.model_copy(update={"demand": demand})
+            general: list[attr.GeneralAttribute] = []
+            if self.steps.attributes:
+                proposals, failures = attr.propose_general(
+                    generator,
+                    self.prompts,
+                    demand,
+                    proposals=self.settings.attribute_proposals,
+                    minimum=self.settings.min_general_attributes,
+                    seed=seed,
+                    max_repairs=repairs,
+                )
+                if not proposals:
+                    raise MethodSetupError(f"every attribute proposal failed: {'; '.join(failures)}")
+                general = attr.merge_general(
+                    generator,
+                    self.prompts,
+                    demand,
+                    proposals,
+                    minimum=self.settings.min_general_attributes,
+                    seed=seed,
+                    max_repairs=repairs,
+                )
+            difficulty: list[attr.DifficultyAttribute] = []
+            if self.steps.strategy_guidance:
+                difficulty = attr.propose_difficulty(
+                    generator,
+                    self.prompts,
+                    demand,
+                    minimum=self.settings.min_difficulty_attributes,
+                    seed=seed,
+                    max_repairs=repairs,
+                )
+        except LLMFatalError:
+            raise
+        except LLMError as error:
+            raise MethodSetupError(f"demand analysis / attribute generation failed: {error}") from None
+        return attr.AttributeSet(demand=demand, general=general, difficulty=difficulty)
+
+    # -- one attempt ----------------------------------------------------------------------------------
+
+    def _plan(self, attempt: int, accepted: Sequence[BenchmarkItem]) -> AttemptPlan:
+        existing = self.plans.get(attempt)
+        if existing is not None:
+            return existing
+        rng = random.Random(attempt_seed(self.config.seed, attempt, "plan"))
+        assert self.attributes is not None
+        general = {a.name: rng.choice(a.values) for a in self.attributes.general} if self.steps.attributes else {}
+        slot = len(accepted)
+        fields: dict[str, Any] = {"attempt": attempt, "slot": slot, "general": general}
+        if self.bank is not None:
+            bin_index = StrategyBank.bin_for(slot, self.config.requirement.n_items)
+            strategy = self.bank.sample(bin_index, rng)
+            fields.update(bin=bin_index, strategy=strategy.values, strategy_score=strategy.score)
+        with self._plan_lock:
+            if self.steps.diffusion and accepted:
+                pool = [
+                    ReferenceCandidate(item.id, float(item.metadata.get("difficulty") or 1.0), order)
+                    for order, item in enumerate(accepted)
+                ]
+                fields["references"] = choose_references(pool, self.plans.usage(), self.settings.references, rng)
+            return self.plans.add(AttemptPlan(**fields))
+
+    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem]) -> Draft | Rejection:
+        plan = self._plan(attempt, accepted)
+        by_id = {item.id: item for item in accepted}
+        references = [
+            render_item(by_id[ref].question, by_id[ref].choices, by_id[ref].answer_index)
+            for ref in plan.references
+            if ref in by_id
+        ]
+        try:
+            return self._generate(attempt, plan, references)
+        except LLMFatalError:
+            raise
+        except LLMError as error:
+            return Rejection(attempt=attempt, stage="llm", reason="llm_error", detail=str(error)[:500])
+
+    def _generate(self, attempt: int, plan: AttemptPlan, references: list[str]) -> Draft | Rejection:
+        config, settings, steps = self.config, self.settings, self.steps
+        requirement = config.requirement
+        assert self.attributes is not None
+        demand = self.attributes.demand or unanalysed(requirement)
+        generator = self.models["generator"]
+        candidates, failures = generate_candidates(
+            generator,
+            self.prompts,
+            {
+                "requirement": requirement.description,
+                "language": requirement.language,
+                "task": demand.task if steps.demand_analysis else "",
+                "question_content": demand.question_content,
+                "answer_choices": demand.answer_choices,
+                "general_attributes": plan.general,
+                "strategy": plan.strategy,
+                "references": references,
+            },
+            n_options=requirement.n_options,
+            stepwise=steps.stepwise,
+            n=settings.candidates,
+            temperature=config.generation.temperature,
+            seed=attempt_seed(config.seed, attempt, "generate"),
+            sample_key=f"seed={config.seed}|attempt={attempt}",
+            attempt=attempt,
+        )
+        if not candidates:
+            return Rejection(
+                attempt=attempt, stage="generate", reason="no_parsable_candidate", detail="; ".join(failures)[:500]
+            )
+        similarity = self.duplicates.duplicates([c.mcq.question for c in candidates])
+        fresh = [c for c, sim in zip(candidates, similarity, strict=True) if sim is None]
+        if not fresh:
+            return Rejection(
+                attempt=attempt,
+                stage="diversity",
+                reason="near_duplicate",
+                detail=f"every candidate duplicates an accepted question (cosine {max(similarity):.3f})",
+            )
+        chosen, entropy = fresh[0], []
+        if steps.diversity:
+            texts = [render_item(c.mcq.question, c.mcq.choices, c.mcq.answer_index) for c in fresh]
+            best, entropy = most_diverse(texts, references)
+            chosen = fresh[best]
+        metadata: dict[str, Any] = {
+            "explanation": chosen.reasoning,
+            "analysis": chosen.analysis,
+            "generator": generator.spec.model,
+            "prompts": {pid: self.prompts.get(pid).ref for pid in ("benchmaker.generate", "benchmaker.solve")},
+            "plan": plan.model_dump(exclude={"attempt"}),
+            "candidates": {
+                "requested": settings.candidates,
+                "parsed": len(candidates),
+                "near_duplicates": len(candidates) - len(fresh),
+                "chosen": chosen.index,
+                "entropy_bits": [round(e, 4) for e in entropy],
+            },
+        }
+        return self._verify(attempt, chosen, metadata)
+
+    def _verify(self, attempt: int, chosen: Candidate, metadata: dict[str, Any]) -> Draft | Rejection:
+        """Self test-taking, then discrimination when the solvers disagree with the key."""
+        config, settings, steps = self.config, self.settings, self.steps
+        mcq = chosen.mcq
+        key = mcq.answer_index
+        option_fields: dict[str, list[int | None]] = {"generator_key": [key]}
+        if not steps.self_test:
+            return Draft(
+                attempt=attempt, mcq=mcq, metadata={**metadata, "difficulty": None}, option_fields=option_fields
+            )
+        solver = self.models["solver"]
+        test = take_test(
+            solver,
+            self.prompts,
+            mcq,
+            samples=settings.solver_samples,
+            temperature=settings.solver_temperature,
+            seed=attempt_seed(config.seed, attempt, "solve"),
+            sample_key=f"seed={config.seed}|attempt={attempt}|solve",
+            attempt=attempt,
+        )
+        if test.parsed == 0:
+            return Rejection(
+                attempt=attempt,
+                stage="self_test",
+                reason="solver_unparsable",
+                detail=f"none of {settings.solver_samples} solver replies gave a valid letter",
+            )
+        option_fields["solver_answers"] = list(test.votes)
+        metadata.update(solver=solver.spec.model, solver_parsed=test.parsed, conflict=test.conflicts_with(key))
+        if metadata["conflict"] and steps.discrimination:
+            rival = test.rival(key)
+            assert rival is not None  # a conflict means another option drew at least as many votes
+            judge = self.models["judge"]
+            verdict = discriminate(
+                judge,
+                self.prompts,
+                mcq,
+                key_solution=solution_text(chosen.reasoning, key, mcq),
+                rival_solution=solution_text(test.reasoning_for(rival), rival, mcq),
+                temperature=settings.judge_temperature,
+                seed=attempt_seed(config.seed, attempt, "discriminate"),
+                sample_key=f"seed={config.seed}|attempt={attempt}|discriminate",
+                attempt=attempt,
+                max_repairs=config.generation.max_repairs,
+            )
+            metadata["prompts"]["benchmaker.discriminate"] = self.prompts.get("benchmaker.discriminate").ref
+            metadata.update(
+                judge=judge.spec.model,
+                discrimination=[{k: v for k, v in d.items() if k != "label"} for d in verdict.verdicts],
+            )
+            option_fields["judge_labels"] = [
+                None if d["label"] == "none" else "ABCDEFGHIJ".index(d["label"]) for d in verdict.verdicts
+            ]
+            if not verdict.accepted:
+                return Rejection(attempt=attempt, stage="discrimination", reason=verdict.reason, detail=verdict.detail)
+            assert verdict.label is not None
+            key = verdict.label
+            mcq = MCQ(question=mcq.question, choices=mcq.choices, answer_index=key)
+        metadata.update(
+            relabelled=key != chosen.mcq.answer_index,
+            solver_accuracy=round(test.accuracy(key) or 0.0, 4),
+            difficulty=test.difficulty(key),
+        )
+        return Draft(attempt=attempt, mcq=mcq, metadata=metadata, option_fields=option_fields)
+
+    # -- at record time ---------------------------------------------------------------------------------
+
+    def admit(self, draft: Draft) -> Rejection | None:
+        """Items accepted in parallel since this attempt's check may duplicate it: check again."""
+        similarity = self.duplicates.duplicates([draft.mcq.question])[0]
+        if similarity is not None:
+            return Rejection(
+                attempt=draft.attempt,
+                stage="diversity",
+                reason="near_duplicate",
+                detail=f"duplicates an item accepted meanwhile (cosine {similarity:.3f})",
+            )
+        self.duplicates.add([draft.mcq.question])
+        return None
