@@ -63,6 +63,16 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _resolve_attributes_file(data: dict[str, Any], config_path: Path | None) -> None:
+    """A relative ``benchmaker.attributes_file`` is relative to the config file, not the shell's directory."""
+    section = data.get("benchmaker")
+    if config_path is None or not isinstance(section, dict) or not isinstance(section.get("attributes_file"), str):
+        return
+    path = Path(section["attributes_file"])
+    if not path.is_absolute():
+        data["benchmaker"] = {**section, "attributes_file": str(config_path.parent.resolve() / path)}
+
+
 def _resolve_config(
     config_path: Path | None,
     requirement: str | None,
@@ -76,6 +86,7 @@ def _resolve_config(
     if config_path is None and n_items is None:
         n_items = 10
     data = apply_overrides(data, requirement=requirement, n_items=n_items, model=model, method=method)
+    _resolve_attributes_file(data, config_path)
     source = f"config {config_path}" if config_path is not None else "flags"
     return parse_config(data, source=source)
 
@@ -83,14 +94,20 @@ def _resolve_config(
 @app.command()
 def validate(config: Annotated[Path, typer.Argument(help="YAML config file.")]) -> None:
     """Check a config and the prompts it needs; spends no tokens."""
-    from benchmaker.methods import needs_local_model
-    from benchmaker.methods.direct import PROMPT_ID
+    from benchmaker.methods import METHODS, needs_local_model
     from benchmaker.prompts import PromptLibrary
 
     try:
-        resolved = parse_config(load_config_data(config), source=f"config {config}")
+        data = load_config_data(config)
+        _resolve_attributes_file(data, config)
+        resolved = parse_config(data, source=f"config {config}")
         library = PromptLibrary()
-        library.get(PROMPT_ID)
+        for prompt_id in METHODS[resolved.method].prompt_ids:
+            library.get(prompt_id)
+        if resolved.method == "benchmaker" and resolved.benchmaker.attributes_file is not None:
+            from benchmaker.methods.benchmaker.attributes import load_attributes
+
+            load_attributes(resolved.benchmaker.attributes_file)
         if needs_local_model(resolved):
             from benchmaker.local.server import check_available
 
@@ -133,7 +150,9 @@ def run(
     requirement: Annotated[str | None, typer.Option("--requirement", "-r", help="Requirement text.")] = None,
     n: Annotated[int | None, typer.Option("--n", help="Target number of items.")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model for every role (e.g. local).")] = None,
-    method: Annotated[str | None, typer.Option("--method", help="Generation method: direct.")] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="Generation method: benchmaker (default) or direct.")
+    ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Resume this run directory.")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64)] = None,
     max_calls: Annotated[int | None, typer.Option("--max-calls", min=1, help="Call budget.")] = None,
@@ -283,6 +302,76 @@ def score(
         _fail(str(error), EXIT_ERROR)
     typer.echo(f"quality: {result['quality']}")
     typer.echo(result["report"])
+
+
+@app.command()
+def compare(
+    config: Annotated[Path | None, typer.Argument(help="YAML config the variants share.")] = None,
+    methods: Annotated[
+        str,
+        typer.Option("--methods", help="Comma-separated: direct, benchmaker, benchmaker-no-<step> (an ablation)."),
+    ] = "direct,benchmaker",
+    runs: Annotated[
+        list[Path] | None, typer.Option("--run", help="Compare existing run directories instead (repeatable).")
+    ] = None,
+    requirement: Annotated[str | None, typer.Option("--requirement", "-r", help="Requirement text.")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Target number of items per method.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model for every role (e.g. local).")] = None,
+    check: Annotated[
+        str | None, typer.Option("--check", help="Check keys by program: arithmetic (integer expressions).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run several methods on one requirement and model and write them side by side.
+
+    The last line printed is the comparison directory (comparison.json, .md and .svg).
+    """
+    _quiet_prefect()
+    from benchmaker.answer_checks import get_checker
+    from benchmaker.compare import markdown_table, variant_config
+
+    try:
+        if check is not None:
+            get_checker(check)
+        variants = [v.strip() for v in methods.split(",") if v.strip()]
+        if runs:
+            if config is not None or requirement is not None:
+                raise ConfigError("--run compares finished runs; give no CONFIG or --requirement with it")
+            from benchmaker.store import RunStore
+
+            base = RunStore.open(runs[0]).config()
+        else:
+            base = _resolve_config(config, requirement, n, model, None)
+            for variant in variants:
+                variant_config(base, variant)  # every variant must be valid before the first token is spent
+    except ConfigError as error:
+        _fail(str(error), EXIT_CONFIG)
+    except BenchmakerError as error:
+        _fail(str(error), EXIT_ERROR)
+
+    from flows.compare import compare_methods, write_results
+
+    try:
+        with _prefect_output_to(Path(base.outputs_dir) / "logs" / "prefect.log"):
+            if runs:
+                result = write_results(base, [(None, path) for path in runs], check)
+            else:
+                result = compare_methods(
+                    config_data=base.model_dump(mode="json"),
+                    variants=variants,
+                    checker=check,
+                    script_dir=str(config.parent.resolve()) if config is not None else None,
+                    show_progress=not quiet,
+                )
+    except BenchmakerError as error:
+        _fail(str(error), EXIT_ERROR)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; each finished or partial run can be resumed with benchmaker run --resume", err=True)
+        raise typer.Exit(130) from None
+    from benchmaker.compare import Comparison
+
+    typer.echo(markdown_table(Comparison.model_validate(result["comparison"])))
+    typer.echo(result["directory"])
 
 
 @local_app.command("start")

@@ -65,12 +65,21 @@ class GenerationSession:
         self.stop_reason: StopReason | None = None
         self.stop_detail = ""
         self._prepared = False
+        self._in_flight: set[int] = set()
 
     def prepare(self) -> None:
-        """The method's run-level step (demand analysis, attributes), once per session."""
-        if not self._prepared:
+        """The method's run-level step (demand analysis, attributes), once per session.
+
+        A budget spent here stops the run cleanly, like one spent by an attempt.
+        """
+        if self._prepared or self.stop_reason is not None:
+            return
+        try:
             self.method.prepare(tuple(self.items))
-            self._prepared = True
+        except BudgetExceeded as error:
+            self.stop_reason, self.stop_detail = StopReason.BUDGET, str(error)
+            return
+        self._prepared = True
 
     # -- what to run next --------------------------------------------------------------------------
 
@@ -88,14 +97,16 @@ class GenerationSession:
     def next_attempts(self) -> list[int]:
         """The lowest attempt numbers not yet recorded, one per missing item; empty once stopped.
 
-        A wave is at most a few attempts per worker, so a stop condition is seen soon after it arises.
+        A wave is ``wave_factor`` attempts per worker at most, so a stop condition is seen soon after
+        it arises. A method that learns from accepted items (diffusion) uses one attempt per worker:
+        each wave then sees every item of the waves before it.
         """
         self.prepare()
         with self._lock:
             self._update_stop_reason()
         if self.stop_reason is not None:
             return []
-        wanted = min(self.remaining(), 4 * self.config.concurrency)
+        wanted = min(self.remaining(), self.method.wave_factor * self.config.concurrency)
         attempts, candidate = [], 0
         while len(attempts) < wanted and candidate < self.max_attempts:
             if candidate not in self.done_attempts:
@@ -135,8 +146,11 @@ class GenerationSession:
             if self.stop_reason is not None:
                 return None
             accepted = tuple(self.items)
+            # The item this attempt fills: after the accepted ones and those still being attempted.
+            slot = min(self.target - 1, len(self.items) + len(self._in_flight))
+            self._in_flight.add(attempt)
         try:
-            return self.method.generate(attempt, accepted)
+            return self.method.generate(attempt, accepted, slot)
         except BudgetExceeded as error:
             return BudgetStop(attempt, str(error))
         except LLMFatalError:
@@ -149,6 +163,7 @@ class GenerationSession:
         if outcome is None:
             return None
         with self._lock:
+            self._in_flight.discard(outcome.attempt)
             if isinstance(outcome, BudgetStop):
                 self.stop_reason = StopReason.BUDGET
                 self.stop_detail = outcome.detail

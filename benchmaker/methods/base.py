@@ -31,6 +31,9 @@ class GenerationContext:
 
 class Method(Protocol):
     name: str
+    prompt_ids: tuple[str, ...]
+    wave_factor: int
+    """Attempts per worker in a wave: 1 for methods that learn from the items accepted so far."""
 
     @staticmethod
     def required_roles(config: RunConfig) -> tuple[str, ...]:
@@ -49,8 +52,11 @@ class Method(Protocol):
         """
         ...
 
-    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem]) -> Draft | Rejection:
-        """One attempt, seeing the items accepted so far. Item failures are returned, never raised."""
+    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem], slot: int) -> Draft | Rejection:
+        """One attempt, seeing the items accepted so far; ``slot`` is the index of the item it fills.
+
+        Item failures are returned, never raised.
+        """
         ...
 
     def admit(self, draft: Draft) -> Rejection | None:

@@ -36,6 +36,8 @@ def mcq_reply_model(n_options: int) -> type[BaseModel]:
 
 class DirectMethod:
     name = "direct"
+    prompt_ids = (PROMPT_ID,)
+    wave_factor = 4  # attempts are independent: keep every worker busy
 
     @staticmethod
     def required_roles(config: object) -> tuple[str, ...]:
@@ -56,7 +58,7 @@ class DirectMethod:
         )
 
     def prompt_refs(self) -> dict[str, str]:
-        return {PROMPT_ID: self.template.ref}
+        return {pid: self.context.prompts.get(pid).ref for pid in self.prompt_ids}
 
     def prepare(self, accepted: Sequence[BenchmarkItem]) -> None:
         """Nothing run-level: every attempt is one independent call."""
@@ -64,7 +66,7 @@ class DirectMethod:
     def admit(self, draft: Draft) -> Rejection | None:
         return None
 
-    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem] = ()) -> Draft | Rejection:
+    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem] = (), slot: int = 0) -> Draft | Rejection:
         config = self.context.config
         generator = self.context.models["generator"]
         request = generator.request(

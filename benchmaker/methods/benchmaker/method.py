@@ -43,6 +43,8 @@ PROMPT_IDS = (
 
 class BenchMakerMethod:
     name = "benchmaker"
+    prompt_ids = PROMPT_IDS
+    wave_factor = 1  # diffusion and the strategy ramp learn from accepted items: one batch per wave
 
     @staticmethod
     def required_roles(config: RunConfig) -> tuple[str, ...]:
@@ -148,14 +150,13 @@ class BenchMakerMethod:
 
     # -- one attempt ----------------------------------------------------------------------------------
 
-    def _plan(self, attempt: int, accepted: Sequence[BenchmarkItem]) -> AttemptPlan:
+    def _plan(self, attempt: int, accepted: Sequence[BenchmarkItem], slot: int) -> AttemptPlan:
         existing = self.plans.get(attempt)
         if existing is not None:
             return existing
         rng = random.Random(attempt_seed(self.config.seed, attempt, "plan"))
         assert self.attributes is not None
         general = {a.name: rng.choice(a.values) for a in self.attributes.general} if self.steps.attributes else {}
-        slot = len(accepted)
         fields: dict[str, Any] = {"attempt": attempt, "slot": slot, "general": general}
         if self.bank is not None:
             bin_index = StrategyBank.bin_for(slot, self.config.requirement.n_items)
@@ -170,8 +171,8 @@ class BenchMakerMethod:
                 fields["references"] = choose_references(pool, self.plans.usage(), self.settings.references, rng)
             return self.plans.add(AttemptPlan(**fields))
 
-    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem]) -> Draft | Rejection:
-        plan = self._plan(attempt, accepted)
+    def generate(self, attempt: int, accepted: Sequence[BenchmarkItem], slot: int) -> Draft | Rejection:
+        plan = self._plan(attempt, accepted, slot)
         by_id = {item.id: item for item in accepted}
         references = [
             render_item(by_id[ref].question, by_id[ref].choices, by_id[ref].answer_index)

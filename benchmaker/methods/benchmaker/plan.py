@@ -21,7 +21,7 @@ class AttemptPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     attempt: int = Field(ge=0)
-    slot: int = Field(ge=0, description="Index of the item this attempt fills (accepted items at its start).")
+    slot: int = Field(ge=0, description="Index of the item this attempt fills (accepted + in flight at its start).")
     bin: int | None = Field(default=None, description="Difficulty-strategy bin, floor(10 * slot / N).")
     general: dict[str, str] = Field(default_factory=dict, description="One sampled value per general attribute.")
     strategy: dict[str, str] = Field(default_factory=dict, description="Difficulty attribute -> value.")

@@ -1,0 +1,242 @@
+"""Methods side by side: what each run cost, what it kept, and (on computable domains) how many keys are right.
+
+Figures come only from what the runs recorded: manifest summaries, ``llm_calls.jsonl``, items and
+rejections. ``requests`` are paid calls; ``completions`` count each of a request's n samples (the
+embedded server answers n samples with n requests, so on ``local`` completions are the calls made).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from benchmaker.answer_checks import KeyCheck, get_checker, summarise
+from benchmaker.config import RunConfig, parse_config
+from benchmaker.errors import ConfigError
+from benchmaker.store import RunStore, write_json_atomic
+
+STEP_PREFIX = "benchmaker-no-"
+
+
+def variant_config(base: RunConfig, variant: str) -> RunConfig:
+    """``direct``, ``benchmaker``, or ``benchmaker-no-<step>`` (one step switched off, for ablations)."""
+    data = base.model_dump(mode="json")
+    if variant in ("direct", "benchmaker"):
+        data["method"] = variant
+    elif variant.startswith(STEP_PREFIX):
+        step = variant.removeprefix(STEP_PREFIX).replace("-", "_")
+        steps = data["benchmaker"]["steps"]
+        if step not in steps:
+            raise ConfigError(f"unknown step {step!r} in variant {variant!r}; steps: {', '.join(steps)}")
+        data["method"] = "benchmaker"
+        steps[step] = False
+        if step == "self_test":
+            steps["discrimination"] = False  # discrimination needs the solver's answers
+    else:
+        raise ConfigError(f"unknown variant {variant!r}: use direct, benchmaker or {STEP_PREFIX}<step>")
+    return parse_config(data, source=f"variant {variant}")
+
+
+class MethodRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    run_dir: str
+    method: str
+    status: str
+    accepted: int
+    target: int
+    attempts: int
+    acceptance_rate: float | None
+    rejections: dict[str, int]
+    requests: int
+    completions: int
+    tokens: int
+    cost_usd: float
+    llm_seconds: float
+    wall_seconds: float
+    per_item: dict[str, float | None]
+    difficulty: dict[str, Any]
+    relabelled: int
+    conflicts: int
+    answer_balance_p: float | None
+    key_check: dict[str, Any] | None = None
+    checks: list[dict[str, Any]] | None = None
+
+
+def _per(value: float, count: int) -> float | None:
+    return round(value / count, 3) if count else None
+
+
+def summarise_run(run_dir: Path, label: str | None = None, checker: str | None = None) -> MethodRow:
+    store = RunStore.open(run_dir)
+    manifest = store.manifest()
+    summary = manifest.get("summary") or {}
+    config = store.config()
+    items = store.items()
+    paid = [call for call in store.calls() if not call.cached]
+    requests = len(paid)
+    completions = sum(call.n for call in paid)
+    tokens = sum(call.input_tokens + call.output_tokens for call in paid)
+    cost = sum(call.cost_usd for call in paid)
+    llm_seconds = sum(call.latency_s for call in paid)
+    accepted = len(items)
+    attempts = summary.get("attempts", len({i.attempt for i in items} | {r.attempt for r in store.rejections()}))
+    labels = [float(i.metadata["difficulty"]) for i in items if i.metadata.get("difficulty") is not None]
+    checks: list[KeyCheck] = []
+    if checker is not None:
+        check = get_checker(checker)
+        checks = [check(item.question, item.choices, item.answer_index) for item in items]
+    return MethodRow(
+        label=label or config.method,
+        run_dir=str(run_dir),
+        method=config.method,
+        status=manifest.get("status", "unknown"),
+        accepted=accepted,
+        target=config.requirement.n_items,
+        attempts=attempts,
+        acceptance_rate=round(accepted / attempts, 4) if attempts else None,
+        rejections=dict(Counter(f"{r.stage}:{r.reason}" for r in store.rejections())),
+        requests=requests,
+        completions=completions,
+        tokens=tokens,
+        cost_usd=round(cost, 6),
+        llm_seconds=round(llm_seconds, 1),
+        wall_seconds=float(summary.get("wall_seconds_total", 0.0)),
+        per_item={
+            "requests": _per(requests, accepted),
+            "completions": _per(completions, accepted),
+            "tokens": _per(tokens, accepted),
+            "llm_seconds": _per(llm_seconds, accepted),
+            "cost_usd": _per(cost, accepted),
+        },
+        difficulty={
+            "labelled": len(labels),
+            "mean": round(statistics.fmean(labels), 3) if labels else None,
+            "histogram": dict(sorted(Counter(round(x) for x in labels).items())),
+        },
+        relabelled=sum(bool(i.metadata.get("relabelled")) for i in items),
+        conflicts=sum(bool(i.metadata.get("conflict")) for i in items),
+        answer_balance_p=(summary.get("answer_balance") or {}).get("p_value"),
+        key_check=summarise(checks) if checker is not None else None,
+        checks=[{"item_id": item.id, **c.model_dump()} for item, c in zip(items, checks, strict=True)]
+        if checker is not None
+        else None,
+    )
+
+
+class Comparison(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    created_at: str
+    requirement: str
+    checker: str | None
+    rows: list[MethodRow]
+
+
+def compare_runs(run_dirs: list[tuple[str | None, Path]], checker: str | None = None) -> Comparison:
+    if not run_dirs:
+        raise ConfigError("nothing to compare: give at least one run")
+    rows = [summarise_run(path, label, checker) for label, path in run_dirs]
+    requirement = RunStore.open(run_dirs[0][1]).config().requirement.description
+    return Comparison(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        requirement=requirement,
+        checker=checker,
+        rows=rows,
+    )
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(comparison: Comparison) -> str:
+    header = [
+        "method",
+        "accepted",
+        "attempts",
+        "acceptance",
+        "requests/item",
+        "completions/item",
+        "tokens/item",
+        "LLM s/item",
+        "wall s",
+        "mean difficulty",
+        "relabelled",
+    ]
+    if comparison.checker:
+        header.append(f"keys correct ({comparison.checker})")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in comparison.rows:
+        cells = [
+            row.label,
+            f"{row.accepted}/{row.target}",
+            str(row.attempts),
+            _fmt(row.acceptance_rate),
+            _fmt(row.per_item["requests"], 1),
+            _fmt(row.per_item["completions"], 1),
+            _fmt(row.per_item["tokens"], 0),
+            _fmt(row.per_item["llm_seconds"], 0),
+            _fmt(row.wall_seconds, 0),
+            _fmt(row.difficulty["mean"]),
+            str(row.relabelled),
+        ]
+        if comparison.checker and row.key_check is not None:
+            check = row.key_check
+            checked = check["correct"] + check["wrong"]
+            cells.append(f"{check['correct']}/{checked} ({check['unchecked']} unchecked)")
+        lines.append("| " + " | ".join(cells) + " |")
+    rejections = [f"- {row.label}: {row.rejections or 'none'}" for row in comparison.rows]
+    return "\n".join([*lines, "", "Rejections (stage:reason):", *rejections, ""])
+
+
+def comparison_figure(comparison: Comparison, path: Path) -> None:
+    """Bar charts of the per-method figures, as a standalone SVG."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    panels: list[tuple[str, list[float]]] = [
+        ("acceptance rate", [r.acceptance_rate or 0.0 for r in comparison.rows]),
+        ("completions per accepted item", [r.per_item["completions"] or 0.0 for r in comparison.rows]),
+        ("tokens per accepted item", [r.per_item["tokens"] or 0.0 for r in comparison.rows]),
+        ("LLM seconds per accepted item", [r.per_item["llm_seconds"] or 0.0 for r in comparison.rows]),
+    ]
+    if comparison.checker:
+        panels.append(
+            (
+                f"share of checked keys correct ({comparison.checker})",
+                [(r.key_check or {}).get("correct_share") or 0.0 for r in comparison.rows],
+            )
+        )
+    labels = [r.label for r in comparison.rows]
+    with matplotlib.rc_context({"svg.fonttype": "path", "text.parse_math": False, "font.size": 9}):
+        fig = Figure(figsize=(3.2 * len(panels), 3.0), layout="constrained")
+        for index, (title, values) in enumerate(panels):
+            ax = fig.add_subplot(1, len(panels), index + 1)
+            bars = ax.bar(labels, values, color=["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"][: len(labels)])
+            ax.bar_label(bars, fmt="%.2g")
+            ax.set_title(title)
+            ax.tick_params(axis="x", rotation=20)
+        fig.suptitle(comparison.requirement[:110])
+        fig.savefig(path, format="svg", metadata={"Date": None})
+
+
+def write_comparison(comparison: Comparison, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(directory / "comparison.json", json.loads(comparison.model_dump_json()))
+    (directory / "comparison.md").write_text(
+        f"# Methods compared\n\nRequirement: {comparison.requirement}\n\n{markdown_table(comparison)}", encoding="utf-8"
+    )
+    comparison_figure(comparison, directory / "comparison.svg")
+    return directory
