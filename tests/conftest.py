@@ -56,3 +56,13 @@ def write_config(directory: Path, **overrides: object) -> Path:
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
+
+
+def drive(run):  # noqa: ANN001, ANN201 - a benchmaker.run.Run; imported lazily to keep collection light
+    """Run a generation session to its end with a plain loop (no Prefect), then close it."""
+    from benchmaker.run import finish_run
+
+    while attempts := run.session.next_attempts():
+        for attempt in attempts:
+            run.session.record(run.session.run_attempt(attempt))
+    return finish_run(run)

@@ -14,7 +14,8 @@ from benchmaker.methods.benchmaker import attributes as attr
 from benchmaker.methods.benchmaker.method import ATTRIBUTES_FILE, PROMPT_IDS
 from benchmaker.methods.benchmaker.plan import PLANS, AttemptPlan, PlanBook
 from benchmaker.prompts import default_library
-from benchmaker.run import finish_run, resume_run, start_run
+from benchmaker.run import resume_run, start_run
+from tests.conftest import drive
 
 STAGE_A = ("benchmaker.propose_attributes", "benchmaker.merge_attributes", "benchmaker.difficulty_attributes")
 
@@ -29,13 +30,6 @@ def config(tmp_path, *, generator="scripted", judge="scripted", benchmaker=None,
     }
     data.update(overrides)
     return parse_config(data)
-
-
-def drive(run):
-    while attempts := run.session.next_attempts():
-        for attempt in attempts:
-            run.session.record(run.session.run_attempt(attempt))
-    return finish_run(run)
 
 
 def script(tmp_path, responses, name="script.yaml"):

@@ -180,3 +180,40 @@ def test_score_command_writes_a_report_for_generated_and_imported_sets(tmp_path)
     robustness = quality.benchmarks[0].criteria["robustness"]
     assert robustness.status == "ok" and robustness.details["rewritten_requirement"].startswith("Put differently")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.prefect
+def test_compare_runs_each_method_and_writes_them_side_by_side(tmp_path):
+    config = write_config(tmp_path, benchmaker={"embedder": "hashing", "candidates": 2, "solver_samples": 3})
+    result = cli(
+        "compare", str(config), "--methods", "direct,benchmaker,benchmaker-no-diversity", "--check", "arithmetic", "-q"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    directory = Path(result.stdout.strip().splitlines()[-1])
+    comparison = json.loads((directory / "comparison.json").read_text())
+    rows = {row["label"]: row for row in comparison["rows"]}
+    assert list(rows) == ["direct", "benchmaker", "benchmaker-no-diversity"]
+    assert [row["method"] for row in rows.values()] == ["direct", "benchmaker", "benchmaker"]
+    for row in rows.values():
+        assert row["accepted"] == 4 and row["status"] == "complete"
+        # the scripted generator writes correct multiplication keys; the checker computes them itself
+        assert row["key_check"] == {"correct": 4, "wrong": 0, "unchecked": 0, "correct_share": 1.0}
+    # the full method pays for attributes, candidates and self test-taking; direct is one call per item
+    assert rows["direct"]["per_item"]["requests"] == 1.0
+    assert rows["benchmaker"]["per_item"]["completions"] > rows["direct"]["per_item"]["completions"]
+    assert rows["benchmaker"]["difficulty"]["labelled"] == 4 and rows["direct"]["difficulty"]["labelled"] == 0
+    ablated = json.loads((Path(rows["benchmaker-no-diversity"]["run_dir"]) / "manifest.json").read_text())
+    assert ablated["config"]["benchmaker"]["steps"]["diversity"] is False
+    assert (directory / "comparison.svg").read_text().lstrip().startswith("<?xml")
+    assert "| benchmaker-no-diversity |" in (directory / "comparison.md").read_text()
+
+    again = cli("compare", "--run", rows["direct"]["run_dir"], "--run", rows["benchmaker"]["run_dir"], "-q")
+    assert again.returncode == 0, again.stderr
+    assert "| direct |" in again.stdout and "| benchmaker |" in again.stdout
+
+
+def test_compare_rejects_an_unknown_variant_before_spending_anything(tmp_path):
+    result = cli("compare", str(write_config(tmp_path)), "--methods", "direct,benchmaker-no-magic")
+    assert result.returncode == 2
+    assert "unknown step 'magic'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs" / "runs").exists()

@@ -8,7 +8,8 @@ from benchmaker.config import parse_config
 from benchmaker.generation import StopReason
 from benchmaker.llm.scripted import Script, ScriptedLLM
 from benchmaker.methods.direct import mcq_reply_model
-from benchmaker.run import finish_run, resume_run, start_run
+from benchmaker.run import resume_run, start_run
+from tests.conftest import drive
 
 
 def config(tmp_path, **overrides):
@@ -21,13 +22,6 @@ def config(tmp_path, **overrides):
     }
     data.update(overrides)
     return parse_config(data)
-
-
-def drive(run):
-    while attempts := run.session.next_attempts():
-        for attempt in attempts:
-            run.session.record(run.session.run_attempt(attempt))
-    return finish_run(run)
 
 
 def test_direct_run_reaches_target_with_valid_balanced_items(tmp_path):

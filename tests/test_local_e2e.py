@@ -67,3 +67,56 @@ def test_two_items_from_the_local_model_then_a_free_resume_then_a_report(tmp_pat
         assert bench.panel_accuracy[0].n_items == 2
         assert bench.criteria["knowledge_diversity"].status == "not_computable"  # a panel of one
     assert "<html" in report.read_text()[:500].lower()
+
+
+def test_the_benchmaker_method_on_the_local_model_records_every_step(tmp_path):
+    """Every step runs on the real model at the smallest scale; items carry the full provenance."""
+    local = {"model": "local", "max_tokens": 600}
+    config = write_config(
+        tmp_path,
+        requirement={"description": "Integer arithmetic: evaluate an expression with +, - and *.", "n_items": 1},
+        models={"generator": local, "solver": local, "judge": local, "panel": [local]},
+        method="benchmaker",
+        benchmaker={
+            "attribute_proposals": 1,
+            "min_general_attributes": 3,
+            "min_difficulty_attributes": 2,
+            "candidates": 2,
+            "solver_samples": 2,
+        },
+        generation={"max_attempts_per_item": 2},
+    )
+    result = cli("run", str(config), "--quiet", timeout=1800)
+    # 0: the item was accepted; 3: both attempts were rejected (the 1.5B judge is strict) - both are data
+    assert result.returncode in (0, 3), result.stdout + result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+
+    from benchmaker.methods.benchmaker.attributes import load_attributes
+    from benchmaker.methods.benchmaker.plan import PlanBook
+    from benchmaker.store import RunStore
+
+    attributes = load_attributes(run_dir / "attributes.yaml")
+    assert attributes.demand is not None and attributes.demand.task
+    assert len(attributes.general) >= 3 and len(attributes.difficulty) >= 2
+    store = RunStore.open(run_dir)
+    items, rejections = store.items(), store.rejections()
+    attempts = sorted([i.attempt for i in items] + [r.attempt for r in rejections])
+    assert attempts == list(range(len(attempts))) and 1 <= len(attempts) <= 2
+    plans = PlanBook(store).plans
+    assert sorted(plans) == attempts and all(p.strategy and p.general for p in plans.values())
+    for item in items:
+        meta = item.metadata
+        assert meta["plan"]["strategy"] and meta["plan"]["general"]
+        assert 1 <= meta["difficulty"] <= 11 and len(meta["solver_answers"]) == 2
+        assert meta["prompts"]["benchmaker.generate"].startswith("benchmaker.generate@")
+    for rejection in rejections:
+        assert rejection.stage in {"generate", "diversity", "self_test", "discrimination", "llm"} and rejection.reason
+    prompts = {c.prompt_id for c in store.calls()}
+    assert {"benchmaker.demand_analysis", "benchmaker.generate", "benchmaker.solve"} <= prompts
+    solver_calls = [c for c in store.calls() if c.prompt_id == "benchmaker.solve"]
+    assert all(c.n == 2 for c in solver_calls)
+
+    calls = len(store.calls())
+    resumed = cli("run", "--resume", str(run_dir), "--quiet", timeout=600)
+    assert resumed.returncode == result.returncode, resumed.stderr
+    assert len(store.calls()) == calls  # Stage A and every attempt come back from the run and the cache

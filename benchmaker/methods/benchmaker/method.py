@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from benchmaker.config import RunConfig
+from benchmaker.config import LETTERS, RunConfig
 from benchmaker.embeddings import make_embedder
 from benchmaker.errors import LLMError, LLMFatalError
 from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
@@ -23,7 +23,7 @@ from benchmaker.methods.benchmaker.candidates import Candidate, generate_candida
 from benchmaker.methods.benchmaker.demand import analyse_demand, unanalysed
 from benchmaker.methods.benchmaker.diffusion import Candidate as ReferenceCandidate
 from benchmaker.methods.benchmaker.diffusion import choose_references
-from benchmaker.methods.benchmaker.discrimination import discriminate, solution_text
+from benchmaker.methods.benchmaker.discrimination import NO_OPTION, discriminate, solution_text
 from benchmaker.methods.benchmaker.diversity import NearDuplicateIndex, most_diverse
 from benchmaker.methods.benchmaker.plan import AttemptPlan, PlanBook
 from benchmaker.methods.benchmaker.self_test import take_test
@@ -299,7 +299,7 @@ class BenchMakerMethod:
                 discrimination=[{k: v for k, v in d.items() if k != "label"} for d in verdict.verdicts],
             )
             option_fields["judge_labels"] = [
-                None if d["label"] == "none" else "ABCDEFGHIJ".index(d["label"]) for d in verdict.verdicts
+                None if d["label"] == NO_OPTION else LETTERS.index(d["label"]) for d in verdict.verdicts
             ]
             if not verdict.accepted:
                 return Rejection(attempt=attempt, stage="discrimination", reason=verdict.reason, detail=verdict.detail)
