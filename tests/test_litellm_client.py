@@ -6,7 +6,7 @@ import pytest
 
 from benchmaker.errors import LLMFatalError, LLMPermanentError, LLMTransientError
 from benchmaker.llm.litellm_client import LiteLLMClient, build_response_format, classify_error, parse_retry_after
-from benchmaker.llm.types import LLMRequest, Message
+from benchmaker.llm.types import LLMRequest, Message, Usage
 
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}}
 
@@ -62,8 +62,19 @@ def test_unpriced_model_is_marked_not_guessed():
 
 def test_n_completions_by_repeated_calls_when_the_endpoint_lacks_n():
     client = LiteLLMClient(litellm_model="openai/x", native_n=False, free=True, extra={"mock_response": "ok"})
-    completion = client.complete(request(n=3))
+    sent = []
+    client._one_call = lambda req, n: (sent.append((req.seed, n)), (["ok"], ["stop"], Usage()))[1]
+    completion = client.complete(request(n=3).model_copy(update={"seed": 40}))
     assert completion.texts == ("ok", "ok", "ok")
+    # one request per sample, each with its own seed: a seeded server would otherwise repeat itself
+    assert sent == [(40, 1), (41, 1), (42, 1)]
+
+
+def test_providers_without_n_get_n_calls():
+    from benchmaker.llm.factory import _supports_n
+
+    assert _supports_n("openai/gpt-4o-mini") and _supports_n("gpt-4o-mini")
+    assert not _supports_n("anthropic/claude-3-5-haiku-latest") and not _supports_n("ollama/llama3")
 
 
 def test_error_mapping_and_retry_after():

@@ -67,9 +67,24 @@ def provider_client(spec: ModelSpec, *, local_api_base: LocalApiBase, script_dir
         api_key=api_key,
         response_format_mode=mode,
         timeout_s=spec.timeout_s,
+        native_n=_supports_n(spec.model),
         extra=spec.extra,
     )
     return client, f"{spec.model}@{spec.api_base or ''}"
+
+
+def _supports_n(model: str) -> bool:
+    """Whether the provider returns n choices per request (Anthropic, Ollama, ... do not: n calls then)."""
+    import litellm
+
+    provider, _, name = model.partition("/")
+    try:
+        params = litellm.get_supported_openai_params(
+            model=name or provider, custom_llm_provider=provider if name else None
+        )
+    except Exception:  # noqa: BLE001 - unknown to litellm: n separate calls are always correct
+        return False
+    return "n" in (params or [])
 
 
 def _supports_schema(model: str) -> bool:
