@@ -74,6 +74,13 @@ _WORDS = [
 ]
 
 
+def _normalise(question: str) -> str:
+    """Operator words and an "x" between numbers become signs."""
+    for pattern, sign in _WORDS:
+        question = pattern.sub(sign, question)
+    return _TIMES_X.sub(" * ", question)
+
+
 def find_expression(question: str) -> str | None:
     """The longest digit-and-operator run that contains an operator between numbers.
 
@@ -81,9 +88,7 @@ def find_expression(question: str) -> str | None:
     """
     if "=" in question:
         return None
-    for pattern, sign in _WORDS:
-        question = pattern.sub(sign, question)
-    runs = [m.group(0).strip() for m in _EXPRESSION.finditer(_TIMES_X.sub(" * ", question))]
+    runs = [m.group(0).strip() for m in _EXPRESSION.finditer(_normalise(question))]
     runs = [r for r in runs if re.search(r"[\d)]\s*[+\-*/×÷]\s*[\d(]", r)]
     return max(runs, key=len) if runs else None
 
@@ -97,6 +102,9 @@ def check_arithmetic(question: str, choices: list[str], answer_index: int) -> Ke
     expression = find_expression(question)
     if expression is None:
         return KeyCheck(status="unchecked", detail="no arithmetic expression in the question")
+    if re.search(r"\d", _normalise(question).replace(expression, " ", 1)):
+        # "the sum of 12 and (3 * 4)": a number outside the expression means it is not the whole question
+        return KeyCheck(status="unchecked", detail=f"numbers outside the expression {expression!r}")
     try:
         value = evaluate_expression(expression)
     except ValueError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,18 @@ from benchmaker.config import LETTERS, MAX_OPTIONS
 def normalize_text(text: str) -> str:
     """Case-, width- and whitespace-insensitive form used to compare options and questions."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_LETTER_LABEL = re.compile(r"^\s*\(?[A-J][.):]\s")
+
+
+def letter_labelled(choices: list[str] | tuple[str, ...]) -> bool:
+    """Whether a generator wrote its own letter labels into the choices ("A. 18", "(B) 24").
+
+    Such choices read wrong once the options are shuffled ("A. C. 24"), so generated items that
+    carry them are rejected. Imported benchmarks are left as they are.
+    """
+    return sum(bool(_LETTER_LABEL.match(choice)) for choice in choices) >= 2
 
 
 def utc_now() -> str:

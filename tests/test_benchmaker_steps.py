@@ -261,6 +261,7 @@ def test_parse_candidate_accepts_a_valid_reply():
         ({"answer": "E"}, "answer:"),
         ({"answer": "b"}, "answer:"),
         ({"analysis": ""}, "analysis:"),
+        ({"choices": ["A. 1", "B. 2", "C. 3", "D. 4"]}, "their own letter labels"),
     ],
 )
 def test_parse_candidate_rejects_with_a_reason(overrides, reason):

@@ -56,16 +56,23 @@ def test_invalid_items_become_rejections_with_reasons(tmp_path):
     script_path = tmp_path / "script.yaml"
     import yaml
 
+    lettered = '{"question": "q2?", "choices": ["A. 1", "B. 2", "C. 3", "D. 4"], "explanation": "e", "answer": "A"}'
     script_path.write_text(
-        yaml.safe_dump({"responses": {"direct.generate_mcq": [duplicate_choices, "not json", "still not", "nope"]}})
+        yaml.safe_dump(
+            {"responses": {"direct.generate_mcq": [duplicate_choices, "not json", "still not", "nope", lettered]}}
+        )
     )
     cfg = config(tmp_path, models={"generator": f"scripted:{script_path}"}, generation={"max_repairs": 2})
     run = start_run(cfg)
     summary = drive(run)
     reasons = [(r.attempt, r.stage, r.reason) for r in run.store.rejections()]
-    assert reasons == [(0, "validate", "invalid_mcq"), (1, "generate", "unparsable_reply")]
+    assert reasons == [
+        (0, "validate", "invalid_mcq"),
+        (1, "generate", "unparsable_reply"),
+        (2, "validate", "lettered_choices"),
+    ]
     assert "choices are not unique" in run.store.rejections()[0].detail
-    assert summary["accepted"] == 8 and summary["attempts"] == 10
+    assert summary["accepted"] == 8 and summary["attempts"] == 11
 
 
 def test_duplicate_questions_are_rejected(tmp_path):

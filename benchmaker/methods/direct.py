@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from benchmaker.config import LETTERS, format_validation_error
 from benchmaker.errors import LLMError, LLMFatalError, ParseError
-from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
+from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection, letter_labelled
 from benchmaker.methods.base import GenerationContext, attempt_seed
 
 PROMPT_ID = "direct.generate_mcq"
@@ -87,6 +87,10 @@ class DirectMethod:
         except LLMError as error:
             return Rejection(attempt=attempt, stage="generate", reason="llm_error", detail=str(error)[:500])
         reply = result.value
+        if letter_labelled(reply.choices):
+            return Rejection(
+                attempt=attempt, stage="validate", reason="lettered_choices", detail=" | ".join(reply.choices)[:300]
+            )
         try:
             mcq = MCQ(
                 question=reply.question,

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from benchmaker.config import LETTERS, format_validation_error
-from benchmaker.items import MCQ
+from benchmaker.items import MCQ, letter_labelled
 from benchmaker.llm.factory import RoleModel
 from benchmaker.llm.structured import ReplyInvalid, parse_reply
 from benchmaker.methods.benchmaker.calls import render_schema
@@ -56,6 +56,8 @@ def render_item(question: str, choices: list[str] | tuple[str, ...], answer_inde
 def parse_candidate(text: str, index: int, n_options: int, stepwise: bool) -> Candidate:
     """Raises ReplyInvalid with the reason a completion is unusable."""
     reply = parse_reply(text, candidate_reply_model(n_options, stepwise))
+    if letter_labelled(reply.choices):
+        raise ReplyInvalid("the choices carry their own letter labels")
     try:
         mcq = MCQ(question=reply.question, choices=tuple(reply.choices), answer_index=LETTERS.index(reply.answer))
     except ValidationError as error:
