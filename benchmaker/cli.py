@@ -136,6 +136,11 @@ def _print_summary(result: dict[str, Any]) -> None:
     balance = result["answer_balance"]
     test = f", chi-square {balance['chi2']} (p={balance['p_value']})" if "chi2" in balance else ""
     typer.echo(f"answer letters: {balance['counts']}{test}")
+    if difficulty := result.get("difficulty"):
+        typer.echo(
+            f"difficulty labels (1 + 10 x solver error rate): mean {difficulty['mean']} over "
+            f"{difficulty['labelled']} items; {difficulty['relabelled']} keys corrected by discrimination"
+        )
     cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
     typer.echo(
         f"llm (whole run): {usage['calls']} paid calls, {usage['input_tokens'] + usage['output_tokens']} tokens, "

@@ -156,6 +156,13 @@ def finish_run(run: Run) -> dict[str, Any]:
         wall_seconds_this_session=this_session,
         wall_seconds_total=round(previous + this_session, 2),
     )
+    labels = [float(item.metadata["difficulty"]) for item in items if item.metadata.get("difficulty") is not None]
+    if labels:
+        summary["difficulty"] = {
+            "labelled": len(labels),
+            "mean": round(sum(labels) / len(labels), 3),
+            "relabelled": sum(bool(item.metadata.get("relabelled")) for item in items),
+        }
     if items:
         summary["per_item"] = {
             "calls": round(usage.calls / len(items), 3),

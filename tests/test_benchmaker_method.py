@@ -303,6 +303,7 @@ def test_a_wrong_key_is_relabelled_by_the_judge(tmp_path):
     run = start_run(cfg)
     summary = drive(run)
     assert summary["accepted"] == 1
+    assert summary["difficulty"] == {"labelled": 1, "mean": 1.0, "relabelled": 1}
     [item] = run.store.items()
     meta = item.metadata
     assert item.question == WRONG_KEY["question"] and item.choices[item.answer_index] == "120"
