@@ -72,6 +72,8 @@ def test_default_run_produces_items_with_full_provenance(tmp_path):
     general_names = {a.name for a in saved.general}
     difficulty_names = {a.name for a in saved.difficulty}
     assert len(general_names) == 8 and len(difficulty_names) == 6  # the configured minimums
+    analyse = run.store.manifest()["stages"]["analyse"]
+    assert analyse["status"] == "complete" and analyse["general_attributes"] == 8 and analyse["from_file"] is None
     for slot, item in enumerate(items):
         meta = item.metadata
         assert meta["method"] == "benchmaker" and meta["generator"] == "scripted" and meta["solver"] == "scripted"

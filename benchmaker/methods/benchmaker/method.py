@@ -80,6 +80,14 @@ class BenchMakerMethod:
             self.attributes = self._analyse()
             if saved is not None:
                 attr.save_attributes(saved, self.attributes)
+                store.update_stage(
+                    "analyse",
+                    status="complete",
+                    attributes_file=ATTRIBUTES_FILE,
+                    general_attributes=len(self.attributes.general),
+                    difficulty_attributes=len(self.attributes.difficulty),
+                    from_file=str(self.settings.attributes_file) if self.settings.attributes_file else None,
+                )
         if self.steps.attributes and not self.attributes.general:
             raise MethodSetupError(
                 "no general attributes: add some to the attributes file or turn steps.attributes off"
