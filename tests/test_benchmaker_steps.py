@@ -4,7 +4,6 @@ import itertools
 import json
 import math
 import random
-import time
 from collections import Counter
 
 import pytest
@@ -347,10 +346,10 @@ def test_rank_range_rejects_bins_outside_the_bank():
 def test_a_huge_bank_samples_without_building_the_product():
     bank = StrategyBank(bank_attributes([[1, 3, 5, 7, 9]] * 10))
     assert bank.total == 5**10
+    # the bank holds counts per attribute and score, not combinations (timings: scripts/bench_strategy.py)
+    assert sum(len(table) for table in bank.ways) < 1000
     rng = random.Random(0)
-    start = time.perf_counter()
     strategies = [bank.sample(b, rng) for b in range(10) for _ in range(20)]
-    assert time.perf_counter() - start < 0.5
     assert all(len(s.values) == 10 for s in strategies)
     # sums are symmetric about 50 and the easier half is discarded: every score is at least 1 + 50
     assert all(s.score >= 51 for s in strategies)
