@@ -79,16 +79,23 @@ def _resolve_config(
     n_items: int | None,
     model: str | None,
     method: str | None,
+    attributes: Path | None = None,
 ) -> RunConfig:
     data: dict[str, Any] = load_config_data(config_path) if config_path is not None else {}
     if config_path is None and requirement is None:
         raise ConfigError("give a CONFIG file or --requirement TEXT")
     if config_path is None and n_items is None:
         n_items = 10
-    data = apply_overrides(data, requirement=requirement, n_items=n_items, model=model, method=method)
     _resolve_attributes_file(data, config_path)
-    source = f"config {config_path}" if config_path is not None else "flags"
-    return parse_config(data, source=source)
+    data = apply_overrides(
+        data, requirement=requirement, n_items=n_items, model=model, method=method, attributes_file=attributes
+    )
+    resolved = parse_config(data, source=f"config {config_path}" if config_path is not None else "flags")
+    if resolved.method == "benchmaker" and resolved.benchmaker.attributes_file is not None:
+        from benchmaker.methods.benchmaker.attributes import load_attributes
+
+        load_attributes(resolved.benchmaker.attributes_file)  # a bad file fails here, before any token
+    return resolved
 
 
 @app.command()
@@ -158,6 +165,10 @@ def run(
     method: Annotated[
         str | None, typer.Option("--method", help="Generation method: benchmaker (default) or direct.")
     ] = None,
+    attributes: Annotated[
+        Path | None,
+        typer.Option("--attributes", help="attributes.yaml of an earlier run (edited or not): skips AttrPrompt."),
+    ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Resume this run directory.")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64)] = None,
     max_calls: Annotated[int | None, typer.Option("--max-calls", min=1, help="Call budget.")] = None,
@@ -171,7 +182,7 @@ def run(
         if max_calls is not None or max_usd is not None:
             budget = {"max_calls": max_calls, "max_usd": max_usd}
         if resume is not None:
-            if any(v is not None for v in (config, requirement, n, model, method)):
+            if any(v is not None for v in (config, requirement, n, model, method, attributes)):
                 raise ConfigError(
                     "--resume continues a run with its own stored config; "
                     "only --concurrency, --max-calls and --max-usd may be given with it"
@@ -181,7 +192,7 @@ def run(
             RunStore.open(resume)  # fail fast, before Prefect starts
             resolved = None
         else:
-            resolved = _resolve_config(config, requirement, n, model, method)
+            resolved = _resolve_config(config, requirement, n, model, method, attributes)
             if budget is not None:
                 resolved = parse_config({**resolved.model_dump(mode="json"), "budget": budget}, source="flags")
             if concurrency is not None:

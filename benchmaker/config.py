@@ -221,6 +221,7 @@ def apply_overrides(
     n_items: int | None = None,
     model: str | None = None,
     method: str | None = None,
+    attributes_file: Path | None = None,
 ) -> dict[str, Any]:
     """Layer command-line flags over config data; the result is validated by ``parse_config``.
 
@@ -238,4 +239,6 @@ def apply_overrides(
         merged["models"] = {"generator": model, "solver": model, "judge": model, "panel": [model]}
     if method is not None:
         merged["method"] = method
+    if attributes_file is not None:
+        merged["benchmaker"] = {**(merged.get("benchmaker") or {}), "attributes_file": str(attributes_file.resolve())}
     return merged
