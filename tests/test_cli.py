@@ -221,7 +221,9 @@ def test_compare_rejects_an_unknown_variant_before_spending_anything(tmp_path):
 
 def test_a_bad_attributes_file_fails_in_one_line_before_any_run(tmp_path):
     bad = tmp_path / "attributes.yaml"
-    bad.write_text("difficulty:\n- name: steps\n  levels: [{value: one, coefficient: 12}, {value: two, coefficient: 3}]\n")
+    bad.write_text(
+        "difficulty:\n- name: steps\n  levels: [{value: one, coefficient: 12}, {value: two, coefficient: 3}]\n"
+    )
     config = write_config(tmp_path, method="benchmaker")
     result = cli("run", str(config), "--attributes", str(bad))
     assert result.returncode == 2, result.stderr

@@ -25,9 +25,13 @@ class _Frozen(BaseModel):
 
 
 def _unique(names: list[str], what: str) -> None:
-    seen = [normalize_text(n) for n in names]
-    if len(set(seen)) != len(seen):
-        raise ValueError(f"{what} are not unique")
+    """Names must differ once normalised; the message names the repeats, so a re-ask can fix them."""
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[normalize_text(name)] = seen.get(normalize_text(name), 0) + 1
+    repeated = [f"{name!r} x{count}" for name, count in seen.items() if count > 1]
+    if repeated:
+        raise ValueError(f"{what} are not unique: {', '.join(repeated)}")
 
 
 class GeneralAttribute(_Frozen):
@@ -178,6 +182,18 @@ def merge_general(
         max_repairs=max_repairs,
     )
     return _without_difficulty(result.value.attributes)
+
+
+def union_of_proposals(proposals: list[list[GeneralAttribute]]) -> list[GeneralAttribute]:
+    """The deterministic consolidation used when the model's merge fails: attributes with the same
+    normalised name are one attribute whose values are the union, in first-seen order."""
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for proposal in proposals:
+        for attribute in proposal:
+            name, values = merged.setdefault(normalize_text(attribute.name), (attribute.name, []))
+            known = {normalize_text(v) for v in values}
+            values.extend(v for v in attribute.values if normalize_text(v) not in known)
+    return [GeneralAttribute(name=name, values=values) for name, values in merged.values()]
 
 
 def propose_difficulty(

@@ -15,7 +15,7 @@ from typing import Any
 
 from benchmaker.config import LETTERS, RunConfig
 from benchmaker.embeddings import make_embedder
-from benchmaker.errors import LLMError, LLMFatalError
+from benchmaker.errors import LLMError, LLMFatalError, ParseError
 from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
 from benchmaker.methods.base import GenerationContext, MethodSetupError, attempt_seed
 from benchmaker.methods.benchmaker import attributes as attr
@@ -65,6 +65,8 @@ class BenchMakerMethod:
             make_embedder(self.settings.embedder), self.settings.near_duplicate_threshold
         )
         self._plan_lock = threading.Lock()
+        self.setup_notes: list[str] = []
+        """What went differently from the plan in the run-level steps (recorded in the manifest)."""
 
     def prompt_refs(self) -> dict[str, str]:
         return {pid: self.prompts.get(pid).ref for pid in PROMPT_IDS}
@@ -87,6 +89,7 @@ class BenchMakerMethod:
                     general_attributes=len(self.attributes.general),
                     difficulty_attributes=len(self.attributes.difficulty),
                     from_file=str(self.settings.attributes_file) if self.settings.attributes_file else None,
+                    notes=self.setup_notes,
                 )
         if self.steps.attributes and not self.attributes.general:
             raise MethodSetupError(
@@ -131,15 +134,21 @@ class BenchMakerMethod:
                 )
                 if not proposals:
                     raise MethodSetupError(f"every attribute proposal failed: {'; '.join(failures)}")
-                general = attr.merge_general(
-                    generator,
-                    self.prompts,
-                    demand,
-                    proposals,
-                    minimum=self.settings.min_general_attributes,
-                    seed=seed,
-                    max_repairs=repairs,
-                )
+                self.setup_notes += [f"skipped {f}" for f in failures]
+                try:
+                    general = attr.merge_general(
+                        generator,
+                        self.prompts,
+                        demand,
+                        proposals,
+                        minimum=self.settings.min_general_attributes,
+                        seed=seed,
+                        max_repairs=repairs,
+                    )
+                except ParseError as error:
+                    # The proposals are good; only the model's consolidation failed: union them instead.
+                    general = attr.union_of_proposals(proposals)
+                    self.setup_notes.append(f"merge failed ({error}); used the union of {len(proposals)} proposals")
             difficulty: list[attr.DifficultyAttribute] = []
             if self.steps.strategy_guidance:
                 difficulty = attr.propose_difficulty(
