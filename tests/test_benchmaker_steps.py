@@ -95,13 +95,17 @@ def test_general_proposals_drop_difficulty_and_ask_for_the_minimum():
     assert provider.requests[0].response_schema["properties"]["attributes"]["minItems"] == 6
 
 
-def test_a_failed_proposal_is_skipped_with_its_reason():
-    duplicate = {"attributes": [{"name": "Topic", "values": ["a"]}, {"name": "topic", "values": ["b"]}]}
-    model, _ = role({"benchmaker.propose_attributes": [json.dumps(duplicate), json.dumps(general("Style"))]})
-    found, failures = attr.propose_general(model, PROMPTS, DEMAND, proposals=2, minimum=1, seed=0, max_repairs=0)
-    assert [[a.name for a in p] for p in found] == [["Style"]]
-    assert len(failures) == 1 and failures[0].startswith("proposal 0:")
-    assert "attribute names are not unique" in failures[0]
+def test_a_failed_proposal_is_skipped_and_repeated_names_are_merged_with_notes():
+    repeated = {"attributes": [{"name": "Topic", "values": ["a"]}, {"name": "topic", "values": ["b", "A"]}]}
+    replies = ["not json", json.dumps(repeated), json.dumps(general("Style"))]
+    model, _ = role({"benchmaker.propose_attributes": replies})
+    found, notes = attr.propose_general(model, PROMPTS, DEMAND, proposals=3, minimum=1, seed=0, max_repairs=0)
+    assert [[(a.name, a.values) for a in p] for p in found] == [
+        [("Topic", ["a", "b"])],  # one attribute, values united (normalised: "A" is "a")
+        [("Style", ["Style one", "Style two"])],
+    ]
+    assert notes[0].startswith("skipped proposal 0:") and "invalid JSON" in notes[0]
+    assert notes[1] == "proposal 1: merged 1 repeated attribute name(s)" and len(notes) == 2
 
 
 def test_merge_schema_demands_the_configured_minimum():
@@ -112,8 +116,8 @@ def test_merge_schema_demands_the_configured_minimum():
         attr.merge_general(model, PROMPTS, DEMAND, proposals, minimum=5, seed=0, max_repairs=0)
     assert provider.requests[0].response_schema["properties"]["attributes"]["minItems"] == 5
     assert "Topic: algebra | geometry" in user_text(provider.requests[0])
-    merged = attr.merge_general(model, PROMPTS, DEMAND, proposals, minimum=5, seed=0, max_repairs=0)
-    assert [a.name for a in merged] == ["A", "B", "C", "D", "E"]
+    merged, notes = attr.merge_general(model, PROMPTS, DEMAND, proposals, minimum=5, seed=0, max_repairs=0)
+    assert [a.name for a in merged] == ["A", "B", "C", "D", "E"] and notes == []
 
 
 def test_with_minimum_keeps_the_base_validators():
@@ -121,8 +125,8 @@ def test_with_minimum_keeps_the_base_validators():
     assert strict.model_json_schema()["properties"]["attributes"]["minItems"] == 3
     with pytest.raises(ValidationError):
         strict.model_validate(general("A", "B"))
-    with pytest.raises(ValidationError, match="attribute names are not unique"):
-        strict.model_validate(general("A", "B", "a"))
+    with pytest.raises(ValidationError, match="a value is blank"):
+        strict.model_validate({"attributes": [{"name": n, "values": ["x", " "]} for n in "ABC"]})
     assert len(strict.model_validate(general("A", "B", "C")).attributes) == 3
 
 
@@ -140,7 +144,8 @@ def test_difficulty_levels_are_sorted_easy_to_hard():
         ]
     }
     model, provider = role({"benchmaker.difficulty_attributes": [json.dumps(reply)]})
-    [steps] = attr.propose_difficulty(model, PROMPTS, DEMAND, minimum=1, seed=0, max_repairs=0)
+    [steps], notes = attr.propose_difficulty(model, PROMPTS, DEMAND, minimum=1, seed=0, max_repairs=0)
+    assert notes == []
     assert [(level.value, level.coefficient) for level in steps.levels] == [("one", 1), ("some", 5), ("many", 9)]
     assert provider.requests[0].response_schema["properties"]["attributes"]["minItems"] == 1
 
@@ -530,3 +535,19 @@ def test_heavily_used_items_drop_out_of_the_pool():
     assert draws(candidates, {"q0": 10}, k=2) == {"q1", "q2", "q3", "q4"}
     # light use keeps it: 10 x 0.9^2 = 8.1
     assert "q0" in draws(candidates, {"q0": 1}, k=2)
+
+
+def test_repeated_difficulty_attributes_keep_the_first_and_say_so():
+    levels = [{"value": "easy", "coefficient": 1}, {"value": "hard", "coefficient": 9}]
+    other = [{"value": "low", "coefficient": 2}, {"value": "high", "coefficient": 7}]
+    reply = {
+        "attributes": [
+            {"name": "Steps", "levels": levels},
+            {"name": "steps ", "levels": other},
+            {"name": "Noise", "levels": other},
+        ]
+    }
+    model, _ = role({"benchmaker.difficulty_attributes": [json.dumps(reply)]})
+    kept, notes = attr.propose_difficulty(model, PROMPTS, DEMAND, minimum=1, seed=0, max_repairs=0)
+    assert [(a.name, a.levels[-1].value) for a in kept] == [("Steps", "hard"), ("Noise", "high")]
+    assert notes == ["difficulty attributes: dropped 1 repeated attribute name(s)"]

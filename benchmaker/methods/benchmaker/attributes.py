@@ -67,21 +67,16 @@ class DifficultyAttribute(_Frozen):
 
 
 class GeneralAttributes(_Frozen):
-    attributes: list[GeneralAttribute] = Field(min_length=1)
+    """A model's reply. Names may repeat (small models repeat them even when re-asked):
+    ``merge_repeats`` resolves that after parsing, and says so."""
 
-    @model_validator(mode="after")
-    def _names(self) -> GeneralAttributes:
-        _unique([a.name for a in self.attributes], "attribute names")
-        return self
+    attributes: list[GeneralAttribute] = Field(min_length=1)
 
 
 class DifficultyAttributes(_Frozen):
-    attributes: list[DifficultyAttribute] = Field(min_length=1)
+    """A model's reply; repeated names are resolved by ``first_of_repeats``."""
 
-    @model_validator(mode="after")
-    def _names(self) -> DifficultyAttributes:
-        _unique([a.name for a in self.attributes], "attribute names")
-        return self
+    attributes: list[DifficultyAttribute] = Field(min_length=1)
 
 
 class AttributeSet(_Frozen):
@@ -125,10 +120,10 @@ def propose_general(
     seed: int,
     max_repairs: int,
 ) -> tuple[list[list[GeneralAttribute]], list[str]]:
-    """k independent proposals; a proposal that fails is skipped (its reason returned), not fatal."""
+    """k independent proposals, and notes: a proposal that fails is skipped with its reason, not fatal."""
     reply_model = with_minimum(GeneralAttributes, min(minimum, 6))
     found: list[list[GeneralAttribute]] = []
-    failures: list[str] = []
+    notes: list[str] = []
     for k in range(proposals):
         try:
             result = ask(
@@ -150,10 +145,12 @@ def propose_general(
         except LLMFatalError:
             raise
         except LLMError as error:
-            failures.append(f"proposal {k}: {error}"[:300])
+            notes.append(f"skipped proposal {k}: {error}"[:300])
             continue
-        found.append(_without_difficulty(result.value.attributes))
-    return found, failures
+        attributes, merged = merge_repeats(_without_difficulty(result.value.attributes), f"proposal {k}")
+        found.append(attributes)
+        notes += merged
+    return found, notes
 
 
 def merge_general(
@@ -165,7 +162,8 @@ def merge_general(
     minimum: int,
     seed: int,
     max_repairs: int,
-) -> list[GeneralAttribute]:
+) -> tuple[list[GeneralAttribute], list[str]]:
+    """The consolidated attributes, and notes. Raises ParseError or LLMError."""
     result = ask(
         model,
         prompts,
@@ -181,7 +179,24 @@ def merge_general(
         sample_key="merge",
         max_repairs=max_repairs,
     )
-    return _without_difficulty(result.value.attributes)
+    return merge_repeats(_without_difficulty(result.value.attributes), "merge")
+
+
+def merge_repeats(attributes: list[GeneralAttribute], where: str) -> tuple[list[GeneralAttribute], list[str]]:
+    """One attribute per normalised name, values united; a note when anything was merged."""
+    merged = union_of_proposals([attributes])
+    if len(merged) == len(attributes):
+        return attributes, []
+    return merged, [f"{where}: merged {len(attributes) - len(merged)} repeated attribute name(s)"]
+
+
+def first_of_repeats(attributes: list[DifficultyAttribute], where: str) -> tuple[list[DifficultyAttribute], list[str]]:
+    """The first attribute of each normalised name (coefficients of repeats may disagree); noted."""
+    kept: dict[str, DifficultyAttribute] = {}
+    for attribute in attributes:
+        kept.setdefault(normalize_text(attribute.name), attribute)
+    dropped = len(attributes) - len(kept)
+    return list(kept.values()), [f"{where}: dropped {dropped} repeated attribute name(s)"] if dropped else []
 
 
 def union_of_proposals(proposals: list[list[GeneralAttribute]]) -> list[GeneralAttribute]:
@@ -198,7 +213,8 @@ def union_of_proposals(proposals: list[list[GeneralAttribute]]) -> list[GeneralA
 
 def propose_difficulty(
     model: RoleModel, prompts: PromptLibrary, demand: DemandAnalysis, *, minimum: int, seed: int, max_repairs: int
-) -> list[DifficultyAttribute]:
+) -> tuple[list[DifficultyAttribute], list[str]]:
+    """The difficulty attributes (levels easy to hard), and notes. Raises ParseError or LLMError."""
     result = ask(
         model,
         prompts,
@@ -210,7 +226,8 @@ def propose_difficulty(
         sample_key="difficulty",
         max_repairs=max_repairs,
     )
-    return [a.easy_to_hard() for a in result.value.attributes]
+    attributes, notes = first_of_repeats(result.value.attributes, "difficulty attributes")
+    return [a.easy_to_hard() for a in attributes], notes
 
 
 def save_attributes(path: Path, attributes: AttributeSet) -> None:

@@ -123,7 +123,7 @@ class BenchMakerMethod:
                 return given.model_copy(update={"demand": demand})
             general: list[attr.GeneralAttribute] = []
             if self.steps.attributes:
-                proposals, failures = attr.propose_general(
+                proposals, notes = attr.propose_general(
                     generator,
                     self.prompts,
                     demand,
@@ -133,10 +133,10 @@ class BenchMakerMethod:
                     max_repairs=repairs,
                 )
                 if not proposals:
-                    raise MethodSetupError(f"every attribute proposal failed: {'; '.join(failures)}")
-                self.setup_notes += [f"skipped {f}" for f in failures]
+                    raise MethodSetupError(f"every attribute proposal failed: {'; '.join(notes)}")
+                self.setup_notes += notes
                 try:
-                    general = attr.merge_general(
+                    general, notes = attr.merge_general(
                         generator,
                         self.prompts,
                         demand,
@@ -145,13 +145,14 @@ class BenchMakerMethod:
                         seed=seed,
                         max_repairs=repairs,
                     )
+                    self.setup_notes += notes
                 except ParseError as error:
                     # The proposals are good; only the model's consolidation failed: union them instead.
                     general = attr.union_of_proposals(proposals)
                     self.setup_notes.append(f"merge failed ({error}); used the union of {len(proposals)} proposals")
             difficulty: list[attr.DifficultyAttribute] = []
             if self.steps.strategy_guidance:
-                difficulty = attr.propose_difficulty(
+                difficulty, notes = attr.propose_difficulty(
                     generator,
                     self.prompts,
                     demand,
@@ -159,6 +160,7 @@ class BenchMakerMethod:
                     seed=seed,
                     max_repairs=repairs,
                 )
+                self.setup_notes += notes
         except LLMFatalError:
             raise
         except LLMError as error:
