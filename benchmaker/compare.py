@@ -68,6 +68,9 @@ class MethodRow(BaseModel):
     answer_balance_p: float | None
     key_check: dict[str, Any] | None = None
     checks: list[dict[str, Any]] | None = None
+    rejected_key_check: dict[str, Any] | None = None
+    """The checker on the questions the method turned down (their generator keys): how often the
+    verification steps rejected a wrong key, and how often a right one."""
 
 
 def _per(value: float, count: int) -> float | None:
@@ -90,9 +93,12 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
     attempts = summary.get("attempts", len({i.attempt for i in items} | {r.attempt for r in store.rejections()}))
     labels = [float(i.metadata["difficulty"]) for i in items if i.metadata.get("difficulty") is not None]
     checks: list[KeyCheck] = []
+    rejected_checks: list[KeyCheck] = []
     if checker is not None:
         check = get_checker(checker)
         checks = [check(item.question, item.choices, item.answer_index) for item in items]
+        drafts = [r.draft for r in store.rejections() if r.draft is not None]
+        rejected_checks = [check(d.question, list(d.choices), d.answer_index) for d in drafts]
     return MethodRow(
         label=label or config.method,
         run_dir=str(run_dir),
@@ -128,6 +134,7 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
         checks=[{"item_id": item.id, **c.model_dump()} for item, c in zip(items, checks, strict=True)]
         if checker is not None
         else None,
+        rejected_key_check=summarise(rejected_checks) if checker is not None else None,
     )
 
 
@@ -176,7 +183,7 @@ def markdown_table(comparison: Comparison) -> str:
         "relabelled",
     ]
     if comparison.checker:
-        header.append(f"keys correct ({comparison.checker})")
+        header += [f"keys correct ({comparison.checker})", "rejected drafts with wrong keys"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in comparison.rows:
         cells = [
@@ -196,6 +203,8 @@ def markdown_table(comparison: Comparison) -> str:
             check = row.key_check
             checked = check["correct"] + check["wrong"]
             cells.append(f"{check['correct']}/{checked} ({check['unchecked']} unchecked)")
+            turned_down = row.rejected_key_check or {}
+            cells.append(f"{turned_down.get('wrong', 0)}/{turned_down.get('correct', 0) + turned_down.get('wrong', 0)}")
         lines.append("| " + " | ".join(cells) + " |")
     rejections = [f"- {row.label}: {row.rejections or 'none'}" for row in comparison.rows]
     return "\n".join([*lines, "", "Rejections (stage:reason):", *rejections, ""])

@@ -185,7 +185,11 @@ class GenerationSession:
         key = normalize_text(draft.mcq.question)
         if key in self.seen_questions:
             rejection = Rejection(
-                attempt=attempt, stage="deduplicate", reason="duplicate_question", detail=draft.mcq.question[:200]
+                attempt=attempt,
+                stage="deduplicate",
+                reason="duplicate_question",
+                detail=draft.mcq.question[:200],
+                draft=draft.mcq,
             )
             self._reject(rejection)
             return rejection

@@ -112,6 +112,8 @@ class Rejection(BaseModel):
     stage: str
     reason: str
     detail: str = ""
+    draft: MCQ | None = None
+    """The question that was turned down, once there was one (its key as the generator gave it)."""
     created_at: str = Field(default_factory=utc_now)
 
 

@@ -341,6 +341,14 @@ def test_judges_that_disagree_on_swap_reject_the_item(tmp_path):
     [rejection] = run.store.rejections()
     assert (rejection.attempt, rejection.stage, rejection.reason) == (0, "discrimination", "judge_inconsistent_on_swap")
     assert len(run.store.items()) == 1 and run.store.items()[0].metadata["attempt"] == 1
+    # the rejected question is kept, with the generator's (wrong) key, so it can be audited
+    assert rejection.draft.question == WRONG_KEY["question"] and rejection.draft.answer_index == 0
+
+    from benchmaker.compare import summarise_run
+
+    row = summarise_run(run.store.run_dir, checker="arithmetic")
+    assert row.rejected_key_check == {"correct": 0, "wrong": 1, "unchecked": 0, "correct_share": 0.0}
+    assert row.key_check["correct"] == 1
 
 
 def test_a_conflict_without_discrimination_keeps_the_generator_key(tmp_path):

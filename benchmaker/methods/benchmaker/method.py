@@ -293,6 +293,7 @@ class BenchMakerMethod:
                 stage="self_test",
                 reason="solver_unparsable",
                 detail=f"none of {settings.solver_samples} solver replies gave a valid letter",
+                draft=mcq,
             )
         option_fields["solver_answers"] = list(test.votes)
         metadata.update(solver=solver.spec.model, solver_parsed=test.parsed, conflict=test.conflicts_with(key))
@@ -321,7 +322,9 @@ class BenchMakerMethod:
                 None if d["label"] == NO_OPTION else LETTERS.index(d["label"]) for d in verdict.verdicts
             ]
             if not verdict.accepted:
-                return Rejection(attempt=attempt, stage="discrimination", reason=verdict.reason, detail=verdict.detail)
+                return Rejection(
+                    attempt=attempt, stage="discrimination", reason=verdict.reason, detail=verdict.detail, draft=mcq
+                )
             assert verdict.label is not None
             key = verdict.label
             mcq = MCQ(question=mcq.question, choices=mcq.choices, answer_index=key)
@@ -343,6 +346,7 @@ class BenchMakerMethod:
                 stage="diversity",
                 reason="near_duplicate",
                 detail=f"duplicates an item accepted meanwhile (cosine {similarity:.3f})",
+                draft=draft.mcq,
             )
         self.duplicates.add([draft.mcq.question])
         return None
