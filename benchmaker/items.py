@@ -19,15 +19,19 @@ def normalize_text(text: str) -> str:
 
 
 _LETTER_LABEL = re.compile(r"^\s*\(?[A-J][.):]\s")
+_BARE_LETTER = re.compile(r"^\s*\(?[A-J][.):]?\s*$")
 
 
 def letter_labelled(choices: list[str] | tuple[str, ...]) -> bool:
-    """Whether a generator wrote its own letter labels into the choices ("A. 18", "(B) 24").
+    """Whether a generator wrote letter labels into the choices: "A. 18", "(B) 24", or only "A".."D".
 
-    Such choices read wrong once the options are shuffled ("A. C. 24"), so generated items that
-    carry them are rejected. Imported benchmarks are left as they are.
+    Such choices read wrong once the options are shuffled ("A. C. 24"), or say nothing at all, so
+    generated items that carry them are rejected. (A question whose answers really are the letters
+    of points or vertices is turned down too; write "point A" for those.) Imported benchmarks are
+    left as they are.
     """
-    return sum(bool(_LETTER_LABEL.match(choice)) for choice in choices) >= 2
+    labelled = sum(bool(_LETTER_LABEL.match(choice)) for choice in choices) >= 2
+    return labelled or all(_BARE_LETTER.match(choice) for choice in choices)
 
 
 def utc_now() -> str:

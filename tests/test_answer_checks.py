@@ -75,5 +75,6 @@ def test_unknown_checker_is_a_config_error():
 def test_generated_choices_with_their_own_letter_labels_are_detected():
     assert letter_labelled(["A. 18", "B. 24", "C. 6", "D. 0"])
     assert letter_labelled(["(C) 24", "(A) 6", "12", "0"])
+    assert letter_labelled(["A", "D", "B", "C"])  # seen from the local model: labels instead of answers
     assert not letter_labelled(["(i) only", "(i) and (ii) only", "(ii) only", "all"])  # MMLU econometrics
     assert not letter_labelled(["A. Lincoln", "George Washington", "Grant", "Adams"])
