@@ -214,6 +214,18 @@ def load_config(path: Path) -> RunConfig:
     return parse_config(load_config_data(path), source=f"config {path}")
 
 
+# Role settings that mean the same for any model; the others (api_base, keys, dialect) belong to one provider.
+_PORTABLE_ROLE_SETTINGS = ("temperature", "max_tokens", "timeout_s")
+
+
+def _with_model(spec: Any, model: str) -> Any:
+    """A role switched to ``model``, keeping its portable settings (a reply-length cap, a timeout)."""
+    if not isinstance(spec, dict):
+        return model
+    kept = {key: spec[key] for key in _PORTABLE_ROLE_SETTINGS if key in spec}
+    return {"model": model, **kept} if kept else model
+
+
 def apply_overrides(
     data: dict[str, Any],
     *,
@@ -225,7 +237,7 @@ def apply_overrides(
 ) -> dict[str, Any]:
     """Layer command-line flags over config data; the result is validated by ``parse_config``.
 
-    ``model`` sets every role at once, panel included.
+    ``model`` sets every role at once (a panel of one), keeping each role's portable settings.
     """
     merged = {**data}
     req = dict(merged.get("requirement") or {})
@@ -236,7 +248,14 @@ def apply_overrides(
     if req or "requirement" in merged:
         merged["requirement"] = req
     if model is not None:
-        merged["models"] = {"generator": model, "solver": model, "judge": model, "panel": [model]}
+        roles = merged.get("models") or {}
+        panel = roles.get("panel") or [None]
+        merged["models"] = {
+            "generator": _with_model(roles.get("generator"), model),
+            "solver": _with_model(roles.get("solver"), model),
+            "judge": _with_model(roles.get("judge"), model),
+            "panel": [_with_model(spec, model) for spec in panel[:1]],
+        }
     if method is not None:
         merged["method"] = method
     if attributes_file is not None:

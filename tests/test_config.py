@@ -60,3 +60,18 @@ def test_unreadable_and_non_mapping_files(tmp_path):
     listing.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(listing)
+
+
+def test_model_flag_switches_every_role_but_keeps_portable_settings():
+    data = {
+        **GOOD,
+        "models": {
+            "generator": {"model": "openai/x", "api_base": "http://h/v1", "max_tokens": 600},
+            "solver": "openai/y",
+            "panel": ["a", "b"],
+        },
+    }
+    config = parse_config(apply_overrides(data, model="local"))
+    assert config.models.generator == ModelSpec(model="local", max_tokens=600)  # api_base belonged to openai/x
+    assert config.models.solver == ModelSpec(model="local") and config.models.judge == ModelSpec(model="local")
+    assert config.models.panel == (ModelSpec(model="local"),)
