@@ -1,8 +1,10 @@
 """Methods side by side: what each run cost, what it kept, and (on computable domains) how many keys are right.
 
 Figures come only from what the runs recorded: manifest summaries, ``llm_calls.jsonl``, items and
-rejections. ``requests`` are paid calls; ``completions`` count each of a request's n samples (the
-embedded server answers n samples with n requests, so on ``local`` completions are the calls made).
+rejections. ``requests`` are the calls a run made, answered by the provider or by the cache (the
+cost of the method, not of this run); ``completions`` count each of a request's n samples (the
+embedded server answers n samples with n requests, so on ``local`` completions are the calls made);
+``llm_seconds`` are the seconds the calls took when first made; dollars are only what was paid.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class MethodRow(BaseModel):
     cost_usd: float
     llm_seconds: float
     wall_seconds: float
+    """This run's own wall time: small when it was replayed from the cache."""
     per_item: dict[str, float | None]
     difficulty: dict[str, Any]
     relabelled: int
@@ -83,12 +86,14 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
     summary = manifest.get("summary") or {}
     config = store.config()
     items = store.items()
-    paid = [call for call in store.calls() if not call.cached]
-    requests = len(paid)
-    completions = sum(call.n for call in paid)
-    tokens = sum(call.input_tokens + call.output_tokens for call in paid)
-    cost = sum(call.cost_usd for call in paid)
-    llm_seconds = sum(call.latency_s for call in paid)
+    # What the method needs per item, whether this run paid for it or replayed it from the cache
+    # (a compare re-run, or a second run with the same seed, is answered from the cache).
+    calls = store.calls()
+    requests = len(calls)
+    completions = sum(call.n for call in calls)
+    tokens = sum(call.input_tokens + call.output_tokens for call in calls)
+    cost = sum(call.cost_usd for call in calls if not call.cached)
+    llm_seconds = sum(call.first_latency_s or call.latency_s for call in calls)
     accepted = len(items)
     attempts = summary.get("attempts", len({i.attempt for i in items} | {r.attempt for r in store.rejections()}))
     labels = [float(i.metadata["difficulty"]) for i in items if i.metadata.get("difficulty") is not None]

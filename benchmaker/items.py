@@ -136,6 +136,9 @@ class CallRecord(BaseModel):
     cost_usd: float = 0.0
     cost_known: bool = True
     latency_s: float = 0.0
+    """Seconds this call took (0 when answered from the cache)."""
+    first_latency_s: float = 0.0
+    """Seconds the call took when it was first made, cached or not: what the method costs in time."""
     n: int = 1
     attempt: int | None = None
     created_at: str = Field(default_factory=utc_now)

@@ -211,6 +211,15 @@ def test_compare_runs_each_method_and_writes_them_side_by_side(tmp_path):
     assert again.returncode == 0, again.stderr
     assert "| direct |" in again.stdout and "| benchmaker |" in again.stdout
 
+    # a second comparison is replayed from the cache, yet reports what the methods cost, not zero
+    replay = cli("compare", str(config), "--methods", "direct,benchmaker", "-q")
+    assert replay.returncode == 0, replay.stderr
+    replayed = json.loads((Path(replay.stdout.strip().splitlines()[-1]) / "comparison.json").read_text())
+    for row in replayed["rows"]:
+        first = rows[row["label"]]
+        assert row["per_item"]["requests"] == first["per_item"]["requests"] > 0
+        assert row["tokens"] == first["tokens"] and row["cost_usd"] == 0.0
+
 
 def test_compare_rejects_an_unknown_variant_before_spending_anything(tmp_path):
     result = cli("compare", str(write_config(tmp_path)), "--methods", "direct,benchmaker-no-magic")

@@ -111,6 +111,7 @@ class RecordingClient:
             cost_usd=0.0 if completion.cached else completion.usage.cost_usd,
             cost_known=completion.usage.cost_known,
             latency_s=0.0 if completion.cached else round(completion.latency_s, 3),
+            first_latency_s=round(completion.latency_s, 3),
             n=request.n,
             attempt=request.attempt,
         )
