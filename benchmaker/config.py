@@ -121,6 +121,11 @@ class BenchMakerSettings(_Strict):
     solver_samples: int = Field(default=10, ge=1, le=64, description="Self test-taking answers per item.")
     solver_temperature: float = Field(default=1.0, ge=0, le=2)
     judge_temperature: float = Field(default=0.0, ge=0, le=2)
+    discrimination_trigger: Literal["majority", "any"] = Field(
+        default="majority",
+        description="When the judge is called: the solvers' majority is not the key (the paper), "
+        "or any solver chose another option (catches wrong keys the majority shares less often).",
+    )
     near_duplicate_threshold: float = Field(
         default=0.95, gt=0, le=1, description="Cosine similarity above which a candidate duplicates an item."
     )

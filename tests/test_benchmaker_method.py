@@ -388,3 +388,27 @@ def test_a_failed_merge_falls_back_to_the_union_of_the_proposals_and_says_so(tmp
     assert [a.name for a in saved.general] == [f"Attribute {i}" for i in range(1, 7)]
     notes = run.store.manifest()["stages"]["analyse"]["notes"]
     assert len(notes) == 1 and "used the union of 2 proposals" in notes[0]
+
+
+def test_trigger_any_sends_an_item_with_one_dissenting_solver_to_the_judge(tmp_path):
+    # the solver keeps the key 2 of 3 times: no majority conflict, but one dissent
+    solver = script(
+        tmp_path,
+        {"benchmaker.solve": [json.dumps({"reasoning": "r", "answer": a}) for a in ("A", "A", "B")]},
+        name="solver.yaml",
+    )
+    generator = script(tmp_path, {"benchmaker.generate": [json.dumps(WRONG_KEY)]}, name="gen.yaml")
+    requirement = {"description": "Two-digit multiplication.", "n_items": 1}
+    for trigger, judged in (("majority", False), ("any", True)):
+        cfg = config(
+            tmp_path / trigger,
+            generator=generator,
+            requirement=requirement,
+            models={"generator": generator, "solver": solver, "judge": "scripted", "panel": ["scripted"]},
+            benchmaker={"candidates": 1, "solver_samples": 3, "discrimination_trigger": trigger},
+        )
+        run = start_run(cfg)
+        drive(run)
+        item = run.store.items()[0]
+        assert item.metadata["conflict"] is judged
+        assert ("discrimination" in item.metadata) is judged

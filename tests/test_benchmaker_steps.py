@@ -434,6 +434,9 @@ def test_conflict_and_rival():
     assert SelfTest(votes=[0, 1, 1], reasonings=["a"] * 3).conflicts_with(0)  # another option leads
     assert SelfTest(votes=[0, 1], reasonings=["a"] * 2).conflicts_with(0)  # a tie with the key
     assert not SelfTest(votes=[None, None], reasonings=["", ""]).conflicts_with(0)
+    # trigger "any": one dissenting solver is enough; unanimity (unparsable replies aside) is not a conflict
+    assert SelfTest(votes=[0, 0, 1], reasonings=["a"] * 3).conflicts_with(0, "any")
+    assert not SelfTest(votes=[0, None, 0], reasonings=["a", "", "a"]).conflicts_with(0, "any")
     test = SelfTest(votes=[2, 1, 2, 0, 0, 0, 3, None], reasonings=["r2", "r1", "r2b", "k", "k", "k", "r3", ""])
     assert test.rival(0) == 2 and test.reasoning_for(2) == "r2"
     assert SelfTest(votes=[3, 1, 0], reasonings=["x"] * 3).rival(0) == 1  # lowest option on ties

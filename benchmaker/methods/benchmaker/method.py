@@ -296,10 +296,14 @@ class BenchMakerMethod:
                 draft=mcq,
             )
         option_fields["solver_answers"] = list(test.votes)
-        metadata.update(solver=solver.spec.model, solver_parsed=test.parsed, conflict=test.conflicts_with(key))
+        metadata.update(
+            solver=solver.spec.model,
+            solver_parsed=test.parsed,
+            conflict=test.conflicts_with(key, settings.discrimination_trigger),
+        )
         if metadata["conflict"] and steps.discrimination:
             rival = test.rival(key)
-            assert rival is not None  # a conflict means another option drew at least as many votes
+            assert rival is not None  # a conflict means some solver chose another option
             judge = self.models["judge"]
             verdict = discriminate(
                 judge,

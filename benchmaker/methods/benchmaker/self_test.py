@@ -67,11 +67,14 @@ class SelfTest:
     def counts(self) -> Counter[int]:
         return Counter(v for v in self.votes if v is not None)
 
-    def conflicts_with(self, key: int) -> bool:
-        """True unless the key is the solvers' unique most frequent answer."""
+    def conflicts_with(self, key: int, trigger: str = "majority") -> bool:
+        """``majority`` (the paper): the key is not the solvers' unique most frequent answer.
+        ``any``: at least one solver chose another option."""
         counts = self.counts()
         if not counts:
             return False
+        if trigger == "any":
+            return any(option != key for option in counts)
         top = max(counts.values())
         leaders = [option for option, count in counts.items() if count == top]
         return leaders != [key]
