@@ -220,29 +220,36 @@ def comparison_figure(comparison: Comparison, path: Path) -> None:
     import matplotlib
     from matplotlib.figure import Figure
 
-    panels: list[tuple[str, list[float]]] = [
-        ("acceptance rate", [r.acceptance_rate or 0.0 for r in comparison.rows]),
-        ("completions per accepted item", [r.per_item["completions"] or 0.0 for r in comparison.rows]),
-        ("tokens per accepted item", [r.per_item["tokens"] or 0.0 for r in comparison.rows]),
-        ("LLM seconds per accepted item", [r.per_item["llm_seconds"] or 0.0 for r in comparison.rows]),
+    # (title, values, is a share): a missing value is drawn as "n/a", never as a zero bar
+    panels: list[tuple[str, list[float | None], bool]] = [
+        ("acceptance rate", [r.acceptance_rate for r in comparison.rows], True),
+        ("completions per accepted item", [r.per_item["completions"] for r in comparison.rows], False),
+        ("tokens per accepted item", [r.per_item["tokens"] for r in comparison.rows], False),
+        ("LLM seconds per accepted item", [r.per_item["llm_seconds"] for r in comparison.rows], False),
     ]
     if comparison.checker:
         panels.append(
             (
-                f"share of checked keys correct ({comparison.checker})",
-                [(r.key_check or {}).get("correct_share") or 0.0 for r in comparison.rows],
+                f"keys correct ({comparison.checker})",
+                [(r.key_check or {}).get("correct_share") for r in comparison.rows],
+                True,
             )
         )
     labels = [r.label for r in comparison.rows]
     with matplotlib.rc_context({"svg.fonttype": "path", "text.parse_math": False, "font.size": 9}):
         fig = Figure(figsize=(3.2 * len(panels), 3.0), layout="constrained")
-        for index, (title, values) in enumerate(panels):
+        colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+        for index, (title, values, share) in enumerate(panels):
             ax = fig.add_subplot(1, len(panels), index + 1)
-            bars = ax.bar(labels, values, color=["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"][: len(labels)])
-            ax.bar_label(bars, fmt="%.2g")
+            heights = [v if v is not None else 0.0 for v in values]
+            bars = ax.bar(labels, heights, color=[colors[i % len(colors)] for i in range(len(labels))])
+            ax.bar_label(bars, labels=[f"{v:.3g}" if v is not None else "n/a" for v in values])
+            if share:
+                ax.set_ylim(0, 1.1)
             ax.set_title(title)
             ax.tick_params(axis="x", rotation=20)
-        fig.suptitle(comparison.requirement[:110])
+        requirement = comparison.requirement
+        fig.suptitle(requirement if len(requirement) <= 100 else requirement[:97] + "...")
         fig.savefig(path, format="svg", metadata={"Date": None})
 
 
