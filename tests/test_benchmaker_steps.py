@@ -93,6 +93,7 @@ def test_general_proposals_drop_difficulty_and_ask_for_the_minimum():
     model, provider = role()
     attr.propose_general(model, PROMPTS, DEMAND, proposals=1, minimum=9, seed=0, max_repairs=0)
     assert provider.requests[0].response_schema["properties"]["attributes"]["minItems"] == 6
+    assert provider.requests[0].max_tokens == 1500  # attribute lists get a longer reply cap than questions
 
 
 def test_a_failed_proposal_is_skipped_and_repeated_names_are_merged_with_notes():

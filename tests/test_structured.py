@@ -50,3 +50,43 @@ def test_repair_loop_is_bounded():
         complete_structured(fake, _request(), Answer, max_repairs=1)
     assert caught.value.attempts == 2
     assert len(fake.requests) == 2
+
+
+class _CutThenWhole:
+    """A provider whose first reply is cut at the length limit."""
+
+    def __init__(self) -> None:
+        self.requests: list[LLMRequest] = []
+
+    def complete(self, request: LLMRequest):  # noqa: ANN201 - a Completion
+        from benchmaker.llm.types import Completion
+
+        self.requests.append(request)
+        if len(self.requests) == 1:
+            return Completion(texts=('{"letter": "A", "why": "because the long',), finish_reasons=("length",))
+        return Completion(texts=('{"letter": "A", "why": "short"}',), finish_reasons=("stop",))
+
+
+def test_a_reply_cut_at_the_length_limit_is_re_asked_for_a_shorter_one():
+    provider = _CutThenWhole()
+    request = LLMRequest(model="m", messages=(Message(role="user", content="q"),), max_tokens=40)
+    result = complete_structured(provider, request, Answer, max_repairs=1)
+    assert result.value.why == "short"
+    feedback = provider.requests[1].messages[-1].content
+    assert "cut off at the length limit (40 tokens)" in feedback and "shorter" in feedback
+
+
+def test_a_role_raises_its_reply_cap_for_long_replies_but_never_lowers_it():
+    from benchmaker.config import Budget, LLMSettings, ModelSpec
+    from benchmaker.llm.factory import build_role_model
+    from benchmaker.llm.meter import Meter
+
+    def role(max_tokens):
+        spec = ModelSpec(model="scripted", max_tokens=max_tokens)
+        meter = Meter(Budget())
+        return build_role_model("generator", spec, settings=LLMSettings(), meter=meter, sink=None, cache_dir=None)
+
+    messages = (Message(role="user", content="q"),)
+    assert role(600).request(messages, prompt_id="p", min_tokens=1500).max_tokens == 1500
+    assert role(3000).request(messages, prompt_id="p", min_tokens=1500).max_tokens == 3000
+    assert role(600).request(messages, prompt_id="p").max_tokens == 600

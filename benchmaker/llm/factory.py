@@ -115,12 +115,17 @@ class RoleModel:
         schema: dict[str, Any] | None = None,
         sample_key: str = "",
         attempt: int | None = None,
+        min_tokens: int | None = None,
     ) -> LLMRequest:
+        """``min_tokens`` raises the role's reply cap for a reply known to be long (never lowers it)."""
+        max_tokens = self.spec.max_tokens
+        if min_tokens is not None and max_tokens is not None:
+            max_tokens = max(max_tokens, min_tokens)
         return LLMRequest(
             model=self.spec.model,
             messages=messages,
             temperature=self.spec.temperature if self.spec.temperature is not None else temperature,
-            max_tokens=self.spec.max_tokens,
+            max_tokens=max_tokens,
             n=n,
             seed=seed,
             response_schema=schema,

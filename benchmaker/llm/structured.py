@@ -82,12 +82,14 @@ def complete_structured(
             return StructuredResult(parse_reply(completion.text, model), tuple(completions))
         except ReplyInvalid as error:
             problem = str(error)
+        ask_again = "Reply again with only the corrected JSON object."
+        if completion.finish_reasons[:1] == ("length",):
+            # A re-ask that repeats a cut reply is cut again: ask for a shorter one.
+            problem = f"it was cut off at the length limit ({request.max_tokens} tokens), so {problem}"
+            ask_again = "Reply again with a shorter JSON object: fewer words per field."
         messages += [
             Message(role="assistant", content=completion.text),
-            Message(
-                role="user",
-                content=f"That reply is invalid: {problem}. Reply again with only the corrected JSON object.",
-            ),
+            Message(role="user", content=f"That reply is invalid: {problem}. {ask_again}"),
         ]
     raise ParseError(
         f"reply failed validation after {max_repairs} repair(s): {problem}",

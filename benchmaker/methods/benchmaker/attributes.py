@@ -15,7 +15,7 @@ from benchmaker.config import format_validation_error
 from benchmaker.errors import ConfigError, LLMError, LLMFatalError
 from benchmaker.items import normalize_text
 from benchmaker.llm.factory import RoleModel
-from benchmaker.methods.benchmaker.calls import ask
+from benchmaker.methods.benchmaker.calls import ATTRIBUTE_REPLY_TOKENS, ask
 from benchmaker.methods.benchmaker.demand import DemandAnalysis
 from benchmaker.prompts import PromptLibrary
 
@@ -141,6 +141,7 @@ def propose_general(
                 seed=seed + k,
                 sample_key=f"proposal={k}",
                 max_repairs=max_repairs,
+                min_tokens=ATTRIBUTE_REPLY_TOKENS,
             )
         except LLMFatalError:
             raise
@@ -178,6 +179,7 @@ def merge_general(
         seed=seed,
         sample_key="merge",
         max_repairs=max_repairs,
+        min_tokens=ATTRIBUTE_REPLY_TOKENS,
     )
     return merge_repeats(_without_difficulty(result.value.attributes), "merge")
 
@@ -225,6 +227,7 @@ def propose_difficulty(
         seed=seed,
         sample_key="difficulty",
         max_repairs=max_repairs,
+        min_tokens=ATTRIBUTE_REPLY_TOKENS,
     )
     attributes, notes = first_of_repeats(result.value.attributes, "difficulty attributes")
     return [a.easy_to_hard() for a in attributes], notes

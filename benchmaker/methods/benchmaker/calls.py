@@ -13,6 +13,9 @@ from benchmaker.prompts import PromptLibrary
 
 T = TypeVar("T", bound=BaseModel)
 
+# Attribute lists are the longest replies of the method; a cap sized for one question cuts them.
+ATTRIBUTE_REPLY_TOKENS = 1500
+
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
@@ -30,6 +33,7 @@ def ask(
     sample_key: str,
     max_repairs: int,
     attempt: int | None = None,
+    min_tokens: int | None = None,
 ) -> StructuredResult[T]:
     """Render, call and validate (with the bounded repair loop). Raises ParseError or LLMError."""
     schema = schema_of(reply_model)
@@ -42,6 +46,7 @@ def ask(
         schema=schema,
         sample_key=sample_key,
         attempt=attempt,
+        min_tokens=min_tokens,
     )
     return model.complete_structured(request, reply_model, max_repairs)
 
