@@ -100,7 +100,11 @@ class BenchMakerSteps(_Strict):
     attributes: bool = Field(default=True, description="AttrPrompt: sampled general attribute values.")
     strategy_guidance: bool = Field(default=True, description="Difficulty strategies, harder as the run goes on.")
     stepwise: bool = Field(default=True, description="The staged self-correcting generation prompt.")
-    diversity: bool = Field(default=True, description="In-batch diversity boosting over the candidates.")
+    diversity: bool = Field(
+        default=True,
+        description="In-batch diversity boosting: keep the candidate adding the most word entropy "
+        "(duplicates of accepted items are dropped either way; near_duplicate_threshold 1.0 keeps near ones).",
+    )
     self_test: bool = Field(default=True, description="Difficulty labels from the solver's error rate.")
     discrimination: bool = Field(default=True, description="Conflict-guided contrastive discrimination.")
     diffusion: bool = Field(default=True, description="Hardest earlier items as references to beat.")
