@@ -95,14 +95,15 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
     cost = sum(call.cost_usd for call in calls if not call.cached)
     llm_seconds = sum(call.first_latency_s or call.latency_s for call in calls)
     accepted = len(items)
-    attempts = summary.get("attempts", len({i.attempt for i in items} | {r.attempt for r in store.rejections()}))
-    labels = [float(i.metadata["difficulty"]) for i in items if i.metadata.get("difficulty") is not None]
+    rejections = store.rejections()
+    attempts = summary.get("attempts", len({i.attempt for i in items} | {r.attempt for r in rejections}))
+    labels = [i.difficulty for i in items if i.difficulty is not None]
     checks: list[KeyCheck] = []
     rejected_checks: list[KeyCheck] = []
     if checker is not None:
         check = get_checker(checker)
         checks = [check(item.question, item.choices, item.answer_index) for item in items]
-        drafts = [r.draft for r in store.rejections() if r.draft is not None]
+        drafts = [r.draft for r in rejections if r.draft is not None]
         rejected_checks = [check(d.question, list(d.choices), d.answer_index) for d in drafts]
     return MethodRow(
         label=label or config.method,
@@ -113,7 +114,7 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
         target=config.requirement.n_items,
         attempts=attempts,
         acceptance_rate=round(accepted / attempts, 4) if attempts else None,
-        rejections=dict(Counter(f"{r.stage}:{r.reason}" for r in store.rejections())),
+        rejections=dict(Counter(f"{r.stage}:{r.reason}" for r in rejections)),
         requests=requests,
         completions=completions,
         tokens=tokens,

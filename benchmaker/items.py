@@ -93,6 +93,12 @@ class BenchmarkItem(BaseModel):
     def attempt(self) -> int:
         return int(self.metadata["attempt"])
 
+    @property
+    def difficulty(self) -> float | None:
+        """The difficulty label the method gave (1 + 10 x solver error rate), if it gave one."""
+        label = self.metadata.get("difficulty")
+        return None if label is None else float(label)
+
 
 class Draft(BaseModel):
     """What a generation method returns for an attempt it did not reject."""

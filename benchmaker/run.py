@@ -156,7 +156,7 @@ def finish_run(run: Run) -> dict[str, Any]:
         wall_seconds_this_session=this_session,
         wall_seconds_total=round(previous + this_session, 2),
     )
-    labels = [float(item.metadata["difficulty"]) for item in items if item.metadata.get("difficulty") is not None]
+    labels = [item.difficulty for item in items if item.difficulty is not None]
     if labels:
         summary["difficulty"] = {
             "labelled": len(labels),

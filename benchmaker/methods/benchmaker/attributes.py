@@ -7,6 +7,7 @@ The result is saved in the run as ``attributes.yaml``. A user may edit it and pa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -15,9 +16,12 @@ from benchmaker.config import format_validation_error
 from benchmaker.errors import ConfigError, LLMError, LLMFatalError
 from benchmaker.items import normalize_text
 from benchmaker.llm.factory import RoleModel
-from benchmaker.methods.benchmaker.calls import ATTRIBUTE_REPLY_TOKENS, ask
+from benchmaker.llm.structured import StructuredResult
+from benchmaker.methods.benchmaker.calls import ask
 from benchmaker.methods.benchmaker.demand import DemandAnalysis
 from benchmaker.prompts import PromptLibrary
+
+T = TypeVar("T", bound=BaseModel)
 
 
 class _Frozen(BaseModel):
@@ -105,6 +109,36 @@ def with_minimum(model: type[BaseModel], minimum: int) -> type[BaseModel]:
     )
 
 
+# Attribute lists are the longest replies of the method; a cap sized for one question cuts them.
+ATTRIBUTE_REPLY_TOKENS = 1500
+
+
+def _ask_for_list(
+    model: RoleModel,
+    prompts: PromptLibrary,
+    prompt_id: str,
+    variables: dict[str, Any],
+    reply_model: type[T],
+    *,
+    seed: int,
+    sample_key: str,
+    max_repairs: int,
+) -> StructuredResult[T]:
+    """Every AttrPrompt call: sampled at temperature 1 (as the paper), with room for a long list."""
+    return ask(
+        model,
+        prompts,
+        prompt_id,
+        variables,
+        reply_model,
+        temperature=1.0,
+        seed=seed,
+        sample_key=sample_key,
+        max_repairs=max_repairs,
+        min_tokens=ATTRIBUTE_REPLY_TOKENS,
+    )
+
+
 def _without_difficulty(attributes: list[GeneralAttribute]) -> list[GeneralAttribute]:
     # Difficulty is steered by the strategy bank; a general "difficulty" attribute would contradict it.
     return [a for a in attributes if normalize_text(a.name) != "difficulty"]
@@ -126,7 +160,7 @@ def propose_general(
     notes: list[str] = []
     for k in range(proposals):
         try:
-            result = ask(
+            result = _ask_for_list(
                 model,
                 prompts,
                 "benchmaker.propose_attributes",
@@ -137,11 +171,9 @@ def propose_general(
                     "min_attributes": min(minimum, 6),
                 },
                 reply_model,
-                temperature=1.0,
                 seed=seed + k,
                 sample_key=f"proposal={k}",
                 max_repairs=max_repairs,
-                min_tokens=ATTRIBUTE_REPLY_TOKENS,
             )
         except LLMFatalError:
             raise
@@ -165,7 +197,7 @@ def merge_general(
     max_repairs: int,
 ) -> tuple[list[GeneralAttribute], list[str]]:
     """The consolidated attributes, and notes. Raises ParseError or LLMError."""
-    result = ask(
+    result = _ask_for_list(
         model,
         prompts,
         "benchmaker.merge_attributes",
@@ -175,11 +207,9 @@ def merge_general(
             "min_attributes": minimum,
         },
         with_minimum(GeneralAttributes, minimum),
-        temperature=1.0,
         seed=seed,
         sample_key="merge",
         max_repairs=max_repairs,
-        min_tokens=ATTRIBUTE_REPLY_TOKENS,
     )
     return merge_repeats(_without_difficulty(result.value.attributes), "merge")
 
@@ -217,17 +247,15 @@ def propose_difficulty(
     model: RoleModel, prompts: PromptLibrary, demand: DemandAnalysis, *, minimum: int, seed: int, max_repairs: int
 ) -> tuple[list[DifficultyAttribute], list[str]]:
     """The difficulty attributes (levels easy to hard), and notes. Raises ParseError or LLMError."""
-    result = ask(
+    result = _ask_for_list(
         model,
         prompts,
         "benchmaker.difficulty_attributes",
         {"task": demand.task, "question_content": demand.question_content, "min_attributes": minimum},
         with_minimum(DifficultyAttributes, minimum),
-        temperature=1.0,
         seed=seed,
         sample_key="difficulty",
         max_repairs=max_repairs,
-        min_tokens=ATTRIBUTE_REPLY_TOKENS,
     )
     attributes, notes = first_of_repeats(result.value.attributes, "difficulty attributes")
     return [a.easy_to_hard() for a in attributes], notes

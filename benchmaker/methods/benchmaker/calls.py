@@ -1,4 +1,4 @@
-"""Shared plumbing of the method's steps: one structured call, or n sampled texts."""
+"""Shared plumbing of the method's steps: one structured call, or n sampled replies."""
 
 from __future__ import annotations
 
@@ -9,16 +9,10 @@ from pydantic import BaseModel
 
 from benchmaker.llm.factory import RoleModel
 from benchmaker.llm.structured import StructuredResult
+from benchmaker.llm.types import Message
 from benchmaker.prompts import PromptLibrary
 
 T = TypeVar("T", bound=BaseModel)
-
-# Attribute lists are the longest replies of the method; a cap sized for one question cuts them.
-ATTRIBUTE_REPLY_TOKENS = 1500
-
-
-def schema_of(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
 
 
 def ask(
@@ -36,14 +30,12 @@ def ask(
     min_tokens: int | None = None,
 ) -> StructuredResult[T]:
     """Render, call and validate (with the bounded repair loop). Raises ParseError or LLMError."""
-    schema = schema_of(reply_model)
-    template = prompts.get(prompt_id)
     request = model.request(
-        template.render(**variables),
+        prompts.get(prompt_id).render(**variables),
         prompt_id=prompt_id,
         temperature=temperature,
         seed=seed,
-        schema=schema,
+        schema=reply_model.model_json_schema(),
         sample_key=sample_key,
         attempt=attempt,
         min_tokens=min_tokens,
@@ -51,5 +43,32 @@ def ask(
     return model.complete_structured(request, reply_model, max_repairs)
 
 
+def sample(
+    model: RoleModel,
+    messages: tuple[Message, ...],
+    prompt_id: str,
+    reply_model: type[BaseModel],
+    *,
+    n: int,
+    temperature: float,
+    seed: int,
+    sample_key: str,
+    attempt: int,
+) -> tuple[str, ...]:
+    """n replies to one prompt, unparsed: each step parses its own and keeps the failures as data.
+    Raises LLMError when the call fails."""
+    request = model.request(
+        messages,
+        prompt_id=prompt_id,
+        temperature=temperature,
+        n=n,
+        seed=seed,
+        schema=reply_model.model_json_schema(),
+        sample_key=sample_key,
+        attempt=attempt,
+    )
+    return model.complete(request).texts
+
+
 def render_schema(reply_model: type[BaseModel]) -> str:
-    return json.dumps(schema_of(reply_model))
+    return json.dumps(reply_model.model_json_schema())

@@ -12,7 +12,7 @@ from benchmaker.config import LETTERS, format_validation_error
 from benchmaker.items import MCQ, letter_labelled
 from benchmaker.llm.factory import RoleModel
 from benchmaker.llm.structured import ReplyInvalid, parse_reply
-from benchmaker.methods.benchmaker.calls import render_schema
+from benchmaker.methods.benchmaker.calls import render_schema, sample
 from benchmaker.prompts import PromptLibrary
 
 PROMPT_ID = "benchmaker.generate"
@@ -89,19 +89,19 @@ def generate_candidates(
     attempt: int,
 ) -> tuple[list[Candidate], list[str]]:
     """The usable candidates and, for each unusable completion, why. Raises LLMError."""
-    request = model.request(
+    texts = sample(
+        model,
         generation_messages(prompts, variables, n_options, stepwise),
-        prompt_id=PROMPT_ID,
-        temperature=temperature,
+        PROMPT_ID,
+        candidate_reply_model(n_options, stepwise),
         n=n,
+        temperature=temperature,
         seed=seed,
-        schema=candidate_reply_model(n_options, stepwise).model_json_schema(),
         sample_key=sample_key,
         attempt=attempt,
     )
-    completion = model.complete(request)
     candidates, failures = [], []
-    for index, text in enumerate(completion.texts):
+    for index, text in enumerate(texts):
         try:
             candidates.append(parse_candidate(text, index, n_options, stepwise))
         except ReplyInvalid as error:

@@ -49,7 +49,9 @@ def solution_text(reasoning: str, option: int, mcq: MCQ) -> str:
 @dataclass
 class Discrimination:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
-    """In call order: ``order`` says which solution came first."""
+    """In call order: ``order`` says which solution came first; score and analysis."""
+    named: list[int | None] = field(default_factory=list)
+    """The option each verdict named, in call order (None: no single correct option)."""
     label: int | None = None
     reason: str = ""
     """Why the item is rejected (a short code); empty when accepted."""
@@ -103,7 +105,8 @@ def discriminate(
         except ParseError as error:
             result.reason, result.detail = "judge_unparsable", str(error)[:300]
             return result
-        result.verdicts.append({"order": order, "score": reply.score, "label": reply.label, "analysis": reply.analysis})
+        result.verdicts.append({"order": order, "score": reply.score, "analysis": reply.analysis})
+        result.named.append(None if reply.label == NO_OPTION else LETTERS.index(reply.label))
         labels.append(reply.label)
     scores = [v["score"] for v in result.verdicts]
     if any(score < 2 for score in scores):
@@ -114,5 +117,5 @@ def discriminate(
         result.reason = "judge_inconsistent_on_swap"
         result.detail = f"named {labels[0]} with the rival solution first, {labels[1]} with the key's first"
     else:
-        result.label = LETTERS.index(labels[0])
+        result.label = result.named[0]
     return result

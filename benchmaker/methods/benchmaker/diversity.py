@@ -55,24 +55,34 @@ class NearDuplicateIndex:
         return len(self._texts)
 
     def add(self, questions: list[str]) -> None:
-        if not questions:
-            return
-        vectors = self.embedder.embed(questions)
+        if questions:
+            self._add(questions, self.embedder.embed(questions))
+
+    def _add(self, questions: list[str], vectors: np.ndarray) -> None:
         with self._lock:
             self._texts.update(normalize_text(q) for q in questions)
             self._vectors.extend(vectors)
 
-    def similarity(self, questions: list[str]) -> list[float]:
-        """Highest cosine to any accepted question, per question (1.0 for an exact duplicate)."""
+    def _similarity(self, questions: list[str], vectors: np.ndarray) -> list[float]:
         with self._lock:
             texts, stored = set(self._texts), list(self._vectors)
+        scores = [float(row.max()) for row in vectors @ np.vstack(stored).T] if stored else [0.0] * len(questions)
+        return [1.0 if normalize_text(q) in texts else s for q, s in zip(questions, scores, strict=True)]
+
+    def similarity(self, questions: list[str]) -> list[float]:
+        """Highest cosine to any accepted question, per question (1.0 for an exact duplicate)."""
         if not questions:
             return []
-        scores = [0.0] * len(questions)
-        if stored:
-            sims = self.embedder.embed(questions) @ np.vstack(stored).T
-            scores = [float(row.max()) for row in sims]
-        return [1.0 if normalize_text(q) in texts else s for q, s in zip(questions, scores, strict=True)]
+        return self._similarity(questions, self.embedder.embed(questions))
+
+    def add_unless_duplicate(self, question: str) -> float | None:
+        """Admit a question (embedded once): None when added, else its similarity to an accepted one."""
+        vectors = self.embedder.embed([question])
+        similarity = self._similarity([question], vectors)[0]
+        if similarity >= self.threshold:
+            return similarity
+        self._add([question], vectors)
+        return None
 
     def duplicates(self, questions: list[str]) -> list[float | None]:
         """The similarity of each question that is a duplicate, None for each that is not."""

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from benchmaker.config import LETTERS, RunConfig
+from benchmaker.config import RunConfig
 from benchmaker.embeddings import make_embedder
 from benchmaker.errors import LLMError, LLMFatalError, ParseError
 from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
@@ -23,7 +23,7 @@ from benchmaker.methods.benchmaker.candidates import Candidate, generate_candida
 from benchmaker.methods.benchmaker.demand import analyse_demand, unanalysed
 from benchmaker.methods.benchmaker.diffusion import Candidate as ReferenceCandidate
 from benchmaker.methods.benchmaker.diffusion import choose_references
-from benchmaker.methods.benchmaker.discrimination import NO_OPTION, discriminate, solution_text
+from benchmaker.methods.benchmaker.discrimination import discriminate, solution_text
 from benchmaker.methods.benchmaker.diversity import NearDuplicateIndex, most_diverse
 from benchmaker.methods.benchmaker.plan import AttemptPlan, PlanBook
 from benchmaker.methods.benchmaker.self_test import take_test
@@ -184,8 +184,7 @@ class BenchMakerMethod:
         with self._plan_lock:
             if self.steps.diffusion and accepted:
                 pool = [
-                    ReferenceCandidate(item.id, float(item.metadata.get("difficulty") or 1.0), order)
-                    for order, item in enumerate(accepted)
+                    ReferenceCandidate(item.id, item.difficulty or 1.0, order) for order, item in enumerate(accepted)
                 ]
                 fields["references"] = choose_references(pool, self.plans.usage(), self.settings.references, rng)
             return self.plans.add(AttemptPlan(**fields))
@@ -320,11 +319,9 @@ class BenchMakerMethod:
             metadata["prompts"]["benchmaker.discriminate"] = self.prompts.get("benchmaker.discriminate").ref
             metadata.update(
                 judge=judge.spec.model,
-                discrimination=[{k: v for k, v in d.items() if k != "label"} for d in verdict.verdicts],
+                discrimination=verdict.verdicts,
             )
-            option_fields["judge_labels"] = [
-                None if d["label"] == NO_OPTION else LETTERS.index(d["label"]) for d in verdict.verdicts
-            ]
+            option_fields["judge_labels"] = verdict.named
             if not verdict.accepted:
                 return Rejection(
                     attempt=attempt, stage="discrimination", reason=verdict.reason, detail=verdict.detail, draft=mcq
@@ -343,7 +340,7 @@ class BenchMakerMethod:
 
     def admit(self, draft: Draft) -> Rejection | None:
         """Items accepted in parallel since this attempt's check may duplicate it: check again."""
-        similarity = self.duplicates.duplicates([draft.mcq.question])[0]
+        similarity = self.duplicates.add_unless_duplicate(draft.mcq.question)
         if similarity is not None:
             return Rejection(
                 attempt=draft.attempt,
@@ -352,5 +349,4 @@ class BenchMakerMethod:
                 detail=f"duplicates an item accepted meanwhile (cosine {similarity:.3f})",
                 draft=draft.mcq,
             )
-        self.duplicates.add([draft.mcq.question])
         return None

@@ -17,6 +17,7 @@ from benchmaker.config import LETTERS
 from benchmaker.items import MCQ
 from benchmaker.llm.factory import RoleModel
 from benchmaker.llm.structured import ReplyInvalid, parse_reply
+from benchmaker.methods.benchmaker.calls import sample
 from benchmaker.prompts import PromptLibrary
 
 PROMPT_ID = "benchmaker.solve"
@@ -101,17 +102,18 @@ def take_test(
 ) -> SelfTest:
     """Raises LLMError when the call fails."""
     n_options = len(mcq.choices)
-    request = model.request(
+    texts = sample(
+        model,
         prompts.get(PROMPT_ID).render(
             question=mcq.question, choices=list(mcq.choices), letters=list(LETTERS[:n_options])
         ),
-        prompt_id=PROMPT_ID,
-        temperature=temperature,
+        PROMPT_ID,
+        solve_reply_model(n_options),
         n=samples,
+        temperature=temperature,
         seed=seed,
-        schema=solve_reply_model(n_options).model_json_schema(),
         sample_key=sample_key,
         attempt=attempt,
     )
-    parsed = [parse_solution(text, n_options) for text in model.complete(request).texts]
+    parsed = [parse_solution(text, n_options) for text in texts]
     return SelfTest(votes=[vote for vote, _ in parsed], reasonings=[reasoning for _, reasoning in parsed])
