@@ -110,6 +110,48 @@ class BenchMakerSteps(_Strict):
     diffusion: bool = Field(default=True, description="Hardest earlier items as references to beat.")
 
 
+class SandboxLimits(_Strict):
+    """What one answer-key program may use; beyond any of these its run fails (and the item is rejected)."""
+
+    cpu_seconds: float = Field(default=2.0, gt=0, le=60)
+    """RLIMIT_CPU of the program, rounded up to whole seconds (at least 1), on top of the child's startup."""
+    wall_seconds: float = Field(default=10.0, gt=0, le=300)
+    """After this the parent kills the child's whole process group."""
+    memory_mb: int = Field(default=256, gt=0, le=8192)
+    """RLIMIT_AS of the child (its whole address space, interpreter included)."""
+    max_output_chars: int = Field(default=10_000, gt=0, le=1_000_000)
+    """Printed text kept; printing more fails the run with "output_limit"."""
+
+
+class ProgramVerification(_Strict):
+    """Program-verified answer keys: for computable questions the generator also writes a program that
+    computes the answer from the question's givens; a sandbox runs it and the result must be an option."""
+
+    mode: Literal["auto", "on", "off"] = Field(
+        default="auto", description="auto: demand analysis decides whether the answers are computable."
+    )
+    on_disagreement: Literal["discriminate", "reject"] = Field(
+        default="discriminate",
+        description="When the program's result is another option than the key: the judge compares the key's "
+        "solution with the program's (kept only if it confirms the program's option), or reject outright. "
+        "With steps.discrimination off, a disagreement is always rejected.",
+    )
+    repair_options: bool = Field(
+        default=False,
+        description="When no option equals the computed value: replace a distractor with it and key it "
+        "(the item is marked as repaired). Off: such items are rejected.",
+    )
+    computability_votes: int = Field(
+        default=5, ge=1, le=15, description="mode auto: samples of the computability question; the majority decides."
+    )
+    fix_attempts: int = Field(
+        default=1, ge=0, le=3, description="Times a failing program is sent back with its error to be fixed."
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    rel_tolerance: float = Field(default=1e-6, gt=0, lt=1, description="Relative tolerance of a numeric match.")
+    limits: SandboxLimits = SandboxLimits()
+
+
 class BenchMakerSettings(_Strict):
     """The BenchMaker method's knobs; defaults are the paper's."""
 
@@ -136,6 +178,7 @@ class BenchMakerSettings(_Strict):
     embedder: str = Field(
         default="all-MiniLM-L6-v2", min_length=1, description="A sentence-transformers model, or hashing (the fake)."
     )
+    program: ProgramVerification = ProgramVerification()
 
     @model_validator(mode="after")
     def _discrimination_needs_solver(self) -> BenchMakerSettings:
