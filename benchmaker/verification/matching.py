@@ -1,0 +1,416 @@
+"""Which option is the program's answer, and how to put the answer among the options when none is.
+
+Decisions for the ambiguous cases (tests/test_matching.py pins each one):
+
+* Numbers. An option is a number when its text holds exactly one number; currency, units and words
+  around it are ignored ("$1,234.50", "18 g", "x = 2"). Digits glued to a letter or after "^"/"**" belong
+  to a unit or a name, not to the option's numbers ("cm^2", "m2", "CO2", "s^-1"); superscript digits
+  ("m²") are never numbers of their own, only the exponent in "10³". "2^3" and "2³" are not numbers.
+  A comma is a thousands separator only when exactly three digits follow ("1,234" is 1234); otherwise it
+  separates numbers, so "1,2" and the decimal comma "3,5" are two numbers, never one. "-" is a sign only
+  when it does not follow a word character ("2-3" is two numbers, "2024-03-31" is three).
+* Tolerance: |v - x| <= max(rel_tol * max(|v|, |x|), half a unit in the option's last written place).
+  Fractions ("3/4", "1 1/2", "½") and bare powers ("10^3") get no rounding allowance. "25%" reads as
+  25 and as 0.25. When several options match, the one matching within rel_tol alone wins, if unique.
+* Text: NFKC, casefold, whitespace collapsed, surrounding quotes/brackets/punctuation and a trailing
+  period dropped. A text (or repr) answer holding exactly one number also takes the number route.
+* Dates: an option is a date only if it names a month or has a y-m-d / d-m-y separator pattern. Numeric
+  dates with the year last ("03/04/2024") are read the way the options themselves show (a first field
+  above 12 means day-first, a second above 12 means month-first); when the options do not settle it, an
+  option whose two readings differ is not read as a date. An option without a year matches any year.
+* Sequences match an option holding the same numbers in the same order ("(2, 3)", "2 and 3",
+  "x = 2, y = 3"). Order always matters: a set's items arrive sorted by repr, which the value does not
+  mark, and a swapped pair is a classic distractor. Non-numeric items compare as normalised texts.
+* Durations (seconds) match options made only of number + time-unit pairs ("90 minutes", "2 h 30 min");
+  bare numbers, clock forms ("1:30") and words ("half an hour") are not matched, nor repaired.
+* Repair writes a number with the most decimals any plain option uses, rounded half away from zero, with
+  thousands commas and "−" if the options use them; the replaced option's prefix and suffix ("$", " g",
+  "%") stay. Scientific options keep their mantissa decimals and exponent style; fraction options get
+  "a/b" (denominator at most 10,000, mixed if the options are) or nothing when no such fraction equals
+  the value. A proportion (|v| <= 1) among percentages above 1 is written as a percentage. Dates are
+  written "April 1, 2024" when the options name months, else ISO; other values as their text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal, NamedTuple
+
+from dateutil import parser as date_parser
+from pydantic import BaseModel, ConfigDict
+
+from benchmaker.verification.values import ProgramValue
+
+
+class OptionMatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int | None
+    matches: tuple[int, ...]
+    how: Literal["number", "text", "date", "none", "ambiguous"]
+    detail: str
+
+
+class Repair(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    choices: tuple[str, ...]
+    answer_index: int
+    replaced_index: int
+    replaced_text: str
+    new_text: str
+
+
+_SUPERS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_FROM_SUPER = str.maketrans(_SUPERS + "⁻⁺−", "0123456789-+-")  # and the Unicode minus
+_TAIL = rf"(?!\.?\d|\^|\*\*|[{_SUPERS}])"  # a number followed by more digits or a power is not this number
+_MANTISSA = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_NUMBER = re.compile(
+    rf"""(?<![\w^.])(?<!\^[-+−])(?<!\*\*)(?<!\*\*[-+−])  # not glued to a word, not a unit's exponent
+    (?P<sign>[-+−])?
+    (?:(?:(?P<whole>\d+)\s+)?(?P<num>\d+)/(?P<den>\d+){_TAIL}          # 3/4, 1 1/2
+    |(?P<vwhole>\d+)?(?P<vulgar>[¼½¾⅐-⅞])                          # ½, 1½
+    |(?:(?P<mant>{_MANTISSA})\s*[×x*·]\s*)?10(?P<pow>\s*(?:\^|\*\*)\s*[-+−]?\d+|[⁻⁺]?[{_SUPERS}]+)(?!\d)
+    |(?P<dec>{_MANTISSA})(?:[eE](?P<e>[-+−]?\d+))?{_TAIL}            # 1,234.5  1.2e3
+    )(?P<pct>\s*(?:%|percent\b))?""",
+    re.VERBOSE,
+)
+_STRIP = "\"'`“”‘’«»()[]{}<>,;:!?*_ "
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
+_DMY = re.compile(r"(?<!\d)(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})(?!\d)")
+_YMD = re.compile(r"(?<!\d)\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)")
+_CLOCK = re.compile(r"(?<!\d)\d{1,2}(?::\d{2}|\s*[ap]\.?m\b)", re.IGNORECASE)
+_DURATION = re.compile(
+    r"(?<![\w.,])(\d+(?:\.\d+)?)\s*(seconds?|secs?|s|minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?)\b", re.I
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Two defaults that differ in every field: a field that comes back different was not in the option.
+_DEFAULTS = (dt.datetime(2000, 1, 1), dt.datetime(2004, 2, 2))
+_NUMERIC_KINDS = ("integer", "fraction", "decimal", "float")
+
+
+class _Num(NamedTuple):
+    value: Fraction
+    half: Fraction  # half a unit in the last written place: the rounding the option's writer allowed
+    percent: bool
+    places: int | None  # decimals written; None for fraction forms
+    match: re.Match[str]
+
+
+def _token(m: re.Match[str]) -> _Num | None:
+    sign = -1 if m["sign"] in ("-", "−") else 1
+    if m["den"] or m["vulgar"]:
+        if m["den"] and int(m["den"]) == 0:
+            return None
+        part = Fraction(int(m["num"]), int(m["den"])) if m["den"] else Fraction(unicodedata.numeric(m["vulgar"]))
+        value = part.limit_denominator(10**9) + int(m["whole"] or m["vwhole"] or 0)
+        return _Num(sign * value, Fraction(0), bool(m["pct"]), None, m)
+    digits = (m["mant"] or m["dec"] or "1").replace(",", "")
+    exponent = int(re.sub(r"[\s^*]", "", m["pow"] or m["e"] or "0").translate(_FROM_SUPER))
+    if abs(exponent) > 400:  # a key never needs it; refusing keeps Fraction arithmetic small
+        return None
+    places = len(digits.partition(".")[2])
+    scale = Fraction(10) ** exponent
+    half = Fraction(0) if m["pow"] and not m["mant"] else Fraction(1, 2 * 10**places) * scale
+    return _Num(sign * Fraction(digits) * scale, half, bool(m["pct"]), places, m)
+
+
+def _numbers(text: str) -> list[_Num | None]:
+    return [_token(m) for m in _NUMBER.finditer(text)]
+
+
+def _single(text: str) -> _Num | None:
+    found = _numbers(text)
+    return found[0] if len(found) == 1 else None
+
+
+def _close(v: Fraction, x: Fraction, half: Fraction, rel_tol: Fraction) -> tuple[bool, bool]:
+    """(matches, matches within rel_tol alone, i.e. without the option's rounding allowance)."""
+    gap = abs(v - x)
+    exact = gap <= rel_tol * max(abs(v), abs(x))
+    return exact or gap <= half, exact
+
+
+def _compare(v: Fraction, x: _Num, rel_tol: Fraction) -> tuple[bool, bool]:
+    readings = [(x.value, x.half)] + ([(x.value / 100, x.half / 100)] if x.percent else [])
+    results = [_close(v, value, half, rel_tol) for value, half in readings]
+    return any(ok for ok, _ in results), any(exact for _, exact in results)
+
+
+def _program_number(value: ProgramValue) -> Fraction | None:
+    try:
+        if value.kind in ("integer", "fraction"):
+            return Fraction(value.text)
+        if value.kind == "decimal":
+            number = Decimal(value.text)
+            return Fraction(number) if number.is_finite() and abs(number.adjusted()) < 400 else None
+        if value.kind == "float":
+            return Fraction(float(value.text)) if math.isfinite(float(value.text)) else None
+    except (ValueError, ArithmeticError):
+        return None
+    found = _single(value.text) if value.kind in ("text", "other") else None
+    return (found.value / 100 if found.percent else found.value) if found else None
+
+
+def _norm(text: str) -> str:
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return text.strip(_STRIP).removesuffix(".").strip(_STRIP)
+
+
+def _leaves(value: ProgramValue) -> list[ProgramValue]:
+    return [leaf for item in value.items for leaf in _leaves(item)] if value.kind == "sequence" else [value]
+
+
+def _by_numbers(targets: list[Fraction], choices: list[str], rel_tol: Fraction) -> list[tuple[int, bool]]:
+    found = []
+    for index, choice in enumerate(choices):
+        numbers = _numbers(choice)
+        if len(numbers) == len(targets) and all(numbers):
+            results = [_compare(v, x, rel_tol) for v, x in zip(targets, numbers, strict=True)]
+            if all(ok for ok, _ in results):
+                found.append((index, all(exact for _, exact in results)))
+    return found
+
+
+def _by_text(text: str, choices: list[str]) -> list[tuple[int, bool]]:
+    return [(i, True) for i, choice in enumerate(choices) if _norm(text) and _norm(choice) == _norm(text)]
+
+
+def _by_sequence(value: ProgramValue, choices: list[str], rel_tol: Fraction) -> tuple[list[tuple[int, bool]], str]:
+    leaves = _leaves(value)
+    numbers = [_program_number(leaf) if leaf.kind in _NUMERIC_KINDS else None for leaf in leaves]
+    if leaves and all(number is not None for number in numbers):
+        return _by_numbers(numbers, choices, rel_tol), "number"
+    wanted = [_norm(item.text) for item in value.items]
+    split = [[_norm(part) for part in re.split(r",|;|&|\band\b", _norm(c)) if _norm(part)] for c in choices]
+    return [(i, True) for i, parts in enumerate(split) if wanted and parts == wanted], "text"
+
+
+def _day_first(choices: list[str]) -> bool | None:
+    """The options' own convention for d/m/y vs m/d/y, when any option shows it."""
+    evidence = {int(m[1]) > 12 for c in choices for m in _DMY.finditer(c) if max(int(m[1]), int(m[2])) > 12}
+    return evidence.pop() if len(evidence) == 1 else None
+
+
+def _read_date(text: str, day_first: bool | None) -> tuple[dt.datetime, bool] | None:
+    """The option's date and whether it gives the year; None when it is not (unambiguously) a date."""
+    dmy = _DMY.search(text)
+    if not (_MONTH.search(text) or dmy or _YMD.search(text)):
+        return None  # keeps dateutil from reading "12" or "Sunday" as a date
+    if dmy and day_first is None and int(dmy[1]) <= 12 and int(dmy[2]) <= 12 and int(dmy[1]) != int(dmy[2]):
+        return None
+    try:
+        first, second = (date_parser.parse(text, dayfirst=bool(dmy and day_first), default=d) for d in _DEFAULTS)
+    except (ValueError, OverflowError):
+        return None
+    if (first.month, first.day) != (second.month, second.day):
+        return None  # "March 2024" names no day
+    return first, first.year == second.year
+
+
+def _read_clock(text: str) -> dt.time | None:
+    if not _CLOCK.search(text) or _read_date(text, None):
+        return None
+    try:
+        return date_parser.parse(text).time()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _by_date(value: ProgramValue, choices: list[str]) -> list[tuple[int, bool]]:
+    if value.kind == "time":
+        clock = dt.time.fromisoformat(value.text)
+        return [(i, True) for i, c in enumerate(choices) if (read := _read_clock(c)) and _same_clock(read, clock)]
+    when, day_first, found = dt.datetime.fromisoformat(value.text), _day_first(choices), []
+    for i, choice in enumerate(choices):
+        read = _read_date(choice, day_first)
+        if (
+            not read
+            or (read[0].month, read[0].day) != (when.month, when.day)
+            or (read[1] and read[0].year != when.year)
+        ):
+            continue
+        # A datetime's time counts only when the option gives one; a date ignores an option's time.
+        if value.kind != "datetime" or not _CLOCK.search(choice) or _same_clock(read[0].time(), when.time()):
+            found.append((i, True))
+    return found
+
+
+def _same_clock(a: dt.time, b: dt.time) -> bool:
+    return (a.hour, a.minute, a.second) == (b.hour, b.minute, b.second)
+
+
+def _by_duration(seconds: Fraction, choices: list[str], rel_tol: Fraction) -> list[tuple[int, bool]]:
+    found = []
+    for index, choice in enumerate(choices):
+        pairs = _DURATION.findall(choice)
+        if not pairs or len(pairs) != len(_numbers(choice)):
+            continue  # a bare or unit-less number: which unit it counts is unknown
+        total = sum(Fraction(n) * _UNIT_SECONDS[unit[0].lower()] for n, unit in pairs)
+        last, unit = pairs[-1]
+        half = Fraction(_UNIT_SECONDS[unit[0].lower()], 2 * 10 ** len(last.partition(".")[2]))
+        ok, exact = _close(seconds, total, half, rel_tol)
+        if ok:
+            found.append((index, exact))
+    return found
+
+
+class _Unmatchable(Exception):
+    """The value itself cannot be compared (nan, an empty sequence): the reason becomes the detail."""
+
+
+def _find(value: ProgramValue, choices: list[str], rel_tol: Fraction) -> tuple[list[tuple[int, bool]], str]:
+    """[(option index, matched within rel_tol alone)], and how they were compared."""
+    kind, number = value.kind, _program_number(value)
+    if kind in _NUMERIC_KINDS:
+        if number is None:
+            raise _Unmatchable(f"{value.text!r} is not a finite number")
+        return _by_numbers([number], choices, rel_tol), "number"
+    if kind == "boolean":
+        truth = {"true": "True", "yes": "True", "false": "False", "no": "False"}
+        return [(i, True) for i, c in enumerate(choices) if truth.get(_norm(c)) == value.text], "text"
+    if kind in ("date", "datetime", "time"):
+        return _by_date(value, choices), "date"
+    if kind == "duration":
+        if not math.isfinite(seconds := float(value.text)):
+            raise _Unmatchable(f"{value.text!r} seconds is not a finite duration")
+        return _by_duration(Fraction(seconds), choices, rel_tol), "number"
+    if kind == "sequence":
+        if not value.items:
+            raise _Unmatchable("the program gave an empty sequence")
+        return _by_sequence(value, choices, rel_tol)
+    found = _by_text(value.text, choices)  # text and other
+    if not found and number is not None:
+        return _by_numbers([number], choices, rel_tol), "number"
+    return found, "text"
+
+
+def _label(index: int, choices: list[str]) -> str:
+    letter = chr(ord("A") + index) if index < 26 else str(index + 1)
+    return f"{letter} {choices[index][:60]!r}"
+
+
+def match_option(value: ProgramValue, choices: Sequence[str], *, rel_tol: float = 1e-6) -> OptionMatch:
+    """The option equal to the program's value; never raises (an odd input gives how "none")."""
+    shown, texts = value.text[:60], [str(choice) for choice in choices]
+    reason = ""
+    try:
+        found, how = _find(value, texts, Fraction(rel_tol))
+    except _Unmatchable as error:
+        found, how, reason = [], "none", str(error)
+    except Exception as error:  # noqa: BLE001 - options and values are generated text; a miss must not crash a run
+        found, how, reason = [], "none", f"cannot compare {shown!r}: {type(error).__name__}"
+    exact = [index for index, is_exact in found if is_exact]
+    if len(found) > 1 and len(exact) == 1:
+        found = [(exact[0], True)]  # "79.4" beats "79" for 79.4: rounding allowance yields to an exact match
+    indices = tuple(index for index, _ in found)
+    if len(indices) == 1:
+        detail = f"{shown} = option {_label(indices[0], texts)}"
+    elif indices:
+        how, detail = "ambiguous", f"{shown} matches options {', '.join(_label(i, texts) for i in indices)}"
+    else:
+        how, detail = "none", reason or f"no option equals {shown} (options: {', '.join(t[:40] for t in texts)})"
+    return OptionMatch(index=indices[0] if len(indices) == 1 else None, matches=indices, how=how, detail=detail)
+
+
+_TO_SUPER = str.maketrans("0123456789-", _SUPERS + "⁻")
+
+
+def _fixed(v: Fraction, places: int, commas: bool) -> str:
+    """v rounded half away from zero (as taught in school) to ``places`` decimals, exactly: no float."""
+    scaled = math.floor(abs(v) * 10**places + Fraction(1, 2))
+    digits = str(scaled).rjust(places + 1, "0")
+    whole, tail = digits[: len(digits) - places], digits[len(digits) - places :]
+    sign = "-" if v < 0 and scaled else ""
+    return sign + (f"{int(whole):,}" if commas else whole) + (f".{tail}" if places else "")
+
+
+def _write_number(v: Fraction, target: _Num, numbers: list[_Num], text: str, rel_tol: Fraction) -> str | None:
+    """v in the options' style, in place of the target's number; the text around it (unit, "$", "%") stays."""
+    m = target.match
+    start, end = m.start(), (m.start("pct") if m["pct"] else m.end())
+    power = "e" if m["e"] else "pow" if m["pow"] and m["mant"] else None
+    if any(n.places is None for n in numbers):  # fraction options: a fraction, mixed if the options are
+        f = v.limit_denominator(10_000)
+        if abs(f - v) > abs(v) * rel_tol:
+            return None  # no small fraction equals it; "0" would pass only by an integer's rounding allowance
+        whole, rest = divmod(abs(f.numerator), f.denominator)
+        mixed = whole and rest and any(n.match["whole"] for n in numbers)
+        written = f"{'-' if f < 0 else ''}{whole} {rest}/{f.denominator}" if mixed else str(f)
+    elif power:  # scientific: the target's mantissa decimals and exponent style
+        exponent = math.floor(math.log10(abs(float(v)))) if v else 0
+        mantissa = _fixed(v / Fraction(10) ** exponent, target.places or 0, False)
+        if mantissa.lstrip("-").startswith("10"):  # 9.96 rounded up to 10.0: one more power of ten
+            exponent += 1
+            mantissa = _fixed(v / Fraction(10) ** exponent, target.places or 0, False)
+        old = m[power]
+        new = str(exponent).translate(_TO_SUPER) if old[-1] in _SUPERS else re.sub(r"[-+−]?\d+", str(exponent), old)
+        mant = "mant" if power == "pow" else "dec"
+        written = mantissa + text[m.end(mant) : m.start(power)] + new
+    else:  # the most decimals any plain option uses, so the new option does not stand out
+        places = max((n.places for n in numbers if n.places is not None and not n.match["e"]), default=0)
+        written = _fixed(v, places, any("," in (n.match["dec"] or "") for n in numbers))
+    minus = "−" if any("−" in n.match.string for n in numbers) else "-"  # the options' own minus sign
+    return text[:start] + written.replace("-", minus) + text[end:]
+
+
+def _write_text(value: ProgramValue, choices: list[str], target: int) -> str | None:
+    if value.kind == "duration":
+        return None  # seconds would stand out among "90 minutes"-style options; left to a person
+    if value.kind == "float":
+        return format(float(value.text), ".6g")
+    if value.kind == "date" and any(_MONTH.search(c) for c in choices):
+        day = dt.date.fromisoformat(value.text)
+        return f"{day:%B} {day.day}, {day.year}"
+    if value.kind == "sequence" and choices[target].startswith("(") and choices[target].endswith(")"):
+        return f"({value.text})"
+    return value.text
+
+
+def _rewrite(value: ProgramValue, choices: list[str], others: list[int], rel_tol: Fraction) -> tuple[int, str | None]:
+    number = _program_number(value)
+    singles = [_single(choice) for choice in choices]
+    numbers = [n for n in singles if n]
+    if number is not None:
+        # Percent options written "25%" get 0.3 as "30%"; a distance to them is measured the same way.
+        percents = [n for n in numbers if n.percent]
+        if percents and abs(number) <= 1 and all(abs(n.value) > 1 for n in percents):
+            number *= 100
+        distances = [(abs(n.value - number), i) for i in others if (n := singles[i])]
+        if distances:
+            target = max(distances)[1]  # the farthest distractor: the least plausible one goes
+            return target, _write_number(number, singles[target], numbers, choices[target], rel_tol)
+    return others[-1], _write_text(value, choices, others[-1])
+
+
+def repair_options(
+    value: ProgramValue, choices: Sequence[str], answer_index: int, *, rel_tol: float = 1e-6
+) -> Repair | None:
+    """Put the computed value in place of one distractor (never the keyed option), or None when it can't be
+    written so that it, and only it, matches. Pass match_option's rel_tol, if not the default."""
+    texts = [str(choice) for choice in choices]
+    others = [i for i in range(len(texts)) if i != answer_index]
+    if not others or not 0 <= answer_index < len(texts) or match_option(value, texts, rel_tol=rel_tol).how != "none":
+        return None
+    try:
+        target, new_text = _rewrite(value, texts, others, Fraction(rel_tol))
+    except Exception:  # noqa: BLE001 - as in match_option: an odd value means no repair, not a crash
+        return None
+    if new_text is None or _norm(new_text) in {_norm(text) for text in texts}:
+        return None  # would collide with an option already there
+    repaired = [*texts[:target], new_text, *texts[target + 1 :]]
+    if match_option(value, repaired, rel_tol=rel_tol).index != target:
+        return None  # the new option must read back as the value, and be the only option that does
+    return Repair(
+        choices=tuple(repaired),
+        answer_index=target,
+        replaced_index=target,
+        replaced_text=texts[target],
+        new_text=new_text,
+    )
