@@ -27,15 +27,20 @@ STEP_PREFIX = "benchmaker-no-"
 
 
 def variant_config(base: RunConfig, variant: str) -> RunConfig:
-    """``direct``, ``benchmaker``, or ``benchmaker-no-<step>`` (one step switched off, for ablations)."""
+    """``direct``, ``benchmaker``, or ``benchmaker-no-<step>`` (one step switched off, for ablations;
+    ``benchmaker-no-program`` switches program-verified keys off)."""
     data = base.model_dump(mode="json")
     if variant in ("direct", "benchmaker"):
         data["method"] = variant
+    elif variant == f"{STEP_PREFIX}program":
+        data["method"] = "benchmaker"
+        data["benchmaker"]["program"]["mode"] = "off"
     elif variant.startswith(STEP_PREFIX):
         step = variant.removeprefix(STEP_PREFIX).replace("-", "_")
         steps = data["benchmaker"]["steps"]
         if step not in steps:
-            raise ConfigError(f"unknown step {step!r} in variant {variant!r}; steps: {', '.join(steps)}")
+            known = ", ".join([*steps, "program"])
+            raise ConfigError(f"unknown step {step!r} in variant {variant!r}; steps: {known}")
         data["method"] = "benchmaker"
         steps[step] = False
         if step == "self_test":
@@ -69,6 +74,8 @@ class MethodRow(BaseModel):
     relabelled: int
     conflicts: int
     answer_balance_p: float | None
+    program: dict[str, Any] | None = None
+    """The run's program-verification summary (None: no answer-key program ran)."""
     key_check: dict[str, Any] | None = None
     checks: list[dict[str, Any]] | None = None
     rejected_key_check: dict[str, Any] | None = None
@@ -136,6 +143,7 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
         relabelled=sum(bool(i.metadata.get("relabelled")) for i in items),
         conflicts=sum(bool(i.metadata.get("conflict")) for i in items),
         answer_balance_p=(summary.get("answer_balance") or {}).get("p_value"),
+        program=summary.get("program_verification"),
         key_check=summarise(checks) if checker is not None else None,
         checks=[{"item_id": item.id, **c.model_dump()} for item, c in zip(items, checks, strict=True)]
         if checker is not None
@@ -187,6 +195,8 @@ def markdown_table(comparison: Comparison) -> str:
         "wall s",
         "mean difficulty",
         "relabelled",
+        "keys by program",
+        "program agreed",
     ]
     if comparison.checker:
         header += [f"keys correct ({comparison.checker})", "rejected drafts with wrong keys"]
@@ -204,6 +214,8 @@ def markdown_table(comparison: Comparison) -> str:
             _fmt(row.wall_seconds, 0),
             _fmt(row.difficulty["mean"]),
             str(row.relabelled),
+            f"{row.program['accepted_with_program_key']}/{row.accepted}" if row.program else "off",
+            f"{row.program['outcomes']['agree']}/{row.program['drafts_checked']} drafts" if row.program else "off",
         ]
         if comparison.checker and row.key_check is not None:
             check = row.key_check

@@ -124,6 +124,8 @@ class Rejection(BaseModel):
     detail: str = ""
     draft: MCQ | None = None
     """The question that was turned down, once there was one (its key as the generator gave it)."""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    """What the verification found before turning it down (e.g. the answer-key program and its run)."""
     created_at: str = Field(default_factory=utc_now)
 
 

@@ -20,6 +20,7 @@ from benchmaker.llm.meter import Meter, UsageTotals
 from benchmaker.methods import GenerationContext, make_method, roles_of
 from benchmaker.prompts import PromptLibrary
 from benchmaker.store import RunStore, config_hash
+from benchmaker.verification.summary import program_summary
 
 _VERSIONED = ("benchmaker", "litellm", "openai", "prefect", "pydantic", "llama_cpp_python", "sentence-transformers")
 
@@ -163,6 +164,9 @@ def finish_run(run: Run) -> dict[str, Any]:
             "mean": round(sum(labels) / len(labels), 3),
             "relabelled": sum(bool(item.metadata.get("relabelled")) for item in items),
         }
+    program = program_summary(items, session.rejections)
+    if program is not None:
+        summary["program_verification"] = program
     if items:
         summary["per_item"] = {
             "calls": round(usage.calls / len(items), 3),

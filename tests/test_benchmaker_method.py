@@ -26,7 +26,8 @@ def config(tmp_path, *, generator="scripted", judge="scripted", benchmaker=None,
         "models": {"generator": generator, "solver": "scripted", "judge": judge, "panel": ["scripted"]},
         "outputs_dir": str(tmp_path / "out"),
         "seed": 11,
-        "benchmaker": {"embedder": "hashing", "references": 2, **(benchmaker or {})},
+        # The paper's pipeline: program-verified keys (our addition) have tests of their own.
+        "benchmaker": {"embedder": "hashing", "references": 2, "program": {"mode": "off"}, **(benchmaker or {})},
     }
     data.update(overrides)
     return parse_config(data)

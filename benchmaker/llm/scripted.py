@@ -3,7 +3,7 @@
 Without a script it answers the prompts it knows with valid, deterministic replies derived from
 the request hash: correct multiplication MCQs as a generator, a demand analysis and attributes,
 right answers to those MCQs (with probability ``skill``) as an examinee or solver, verdicts as a
-judge, and requirement rewrites.
+judge, programs computing their answers, and requirement rewrites.
 
 A script (``scripted:<file.yaml>``) queues replies per prompt id, consumed in order before the
 built-in answers; an entry may also be an error to raise::
@@ -164,6 +164,15 @@ def builtin_answer(request: LLMRequest, skill: float) -> str:
     return json.dumps({"answer": answer})
 
 
+def builtin_program(request: LLMRequest) -> str:
+    """A programmer that computes built-in multiplication questions; for anything else, a program
+    that fails (it has no givens it understands)."""
+    product = _PRODUCT.search(_user_text(request))
+    if product is None:
+        return json.dumps({"program": "raise ValueError('cannot read the question')"})
+    return json.dumps({"program": f"a = {product.group(1)}\nb = {product.group(2)}\nanswer = a * b"})
+
+
 def builtin_discrimination(request: LLMRequest) -> str:
     """A contrastive judge that knows multiplication: score 2 and the true option, else a flaw."""
     key = _known_key(_user_text(request))
@@ -217,12 +226,16 @@ class ScriptedLLM:
             return builtin_mcq(variant)
         if request.prompt_id == "benchmaker.demand_analysis":
             return json.dumps(BUILTIN_DEMAND)
+        if request.prompt_id == "benchmaker.computability":
+            return json.dumps({"calculation": "Multiply the two numbers.", "computable": True})
         if request.prompt_id.endswith("_attributes"):
             return builtin_attributes(variant)
         if request.prompt_id == "benchmaker.solve":
             return builtin_answer(variant, self.script.skill)
         if request.prompt_id == "benchmaker.discriminate":
             return builtin_discrimination(variant)
+        if request.prompt_id == "benchmaker.write_program":
+            return builtin_program(variant)
         if request.prompt_id.startswith("panel."):
             return builtin_answer(variant, self.script.skill)
         if request.prompt_id.startswith("judge."):

@@ -30,6 +30,8 @@ class ScoredItem(BaseModel):
     answer_index: int
     difficulty: float | None = None
     explanation: str | None = None
+    key_evidence: str | None = None
+    """What backs a generated item's key: program, judge or generator (None: not recorded)."""
 
     @property
     def answer(self) -> str:
@@ -98,6 +100,7 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
             answer_index=item.answer_index,
             difficulty=item.metadata.get("difficulty"),
             explanation=item.metadata.get("explanation"),
+            key_evidence=item.metadata.get("key_evidence"),
         )
         for item in store.items()
     ]

@@ -32,6 +32,8 @@ CHECKS = (
     "choices_only_baseline",
     "item_discrimination",
     "panel_separability",
+    "program_evidence",
+    "program_agreement",
 )
 
 
@@ -85,6 +87,7 @@ class ItemDiagnostics(_Model):
     embedding_2d: tuple[float, float] | None = None
     judge_faithfulness: float | None = None
     judge_alignment: float | None = None
+    key_evidence: str | None = Field(default=None, description="program, judge or generator (generated items).")
 
 
 class BenchmarkQuality(_Model):

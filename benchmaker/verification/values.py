@@ -15,8 +15,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal[
-    "integer", "fraction", "decimal", "float", "boolean", "text", "date", "datetime", "time", "duration",
-    "sequence", "other",
+    "integer",
+    "fraction",
+    "decimal",
+    "float",
+    "boolean",
+    "text",
+    "date",
+    "datetime",
+    "time",
+    "duration",
+    "sequence",
+    "other",
 ]
 MAX_TEXT = 2_000
 """Longest canonical text kept for one value; longer ones are cut (a key never needs more)."""

@@ -53,7 +53,7 @@ def sample(
     temperature: float,
     seed: int,
     sample_key: str,
-    attempt: int,
+    attempt: int | None,
 ) -> tuple[str, ...]:
     """n replies to one prompt, unparsed: each step parses its own and keeps the failures as data.
     Raises LLMError when the call fails."""

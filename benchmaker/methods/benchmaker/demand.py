@@ -12,12 +12,20 @@ from benchmaker.prompts import PromptLibrary
 PROMPT_ID = "benchmaker.demand_analysis"
 
 
-class DemandAnalysis(BaseModel):
+class DemandReply(BaseModel):
+    """The model's analysis: the three fields every later prompt reads."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     task: str = Field(min_length=1)
     question_content: str
     answer_choices: str
+
+
+class DemandAnalysis(DemandReply):
+    computable: bool | None = None
+    """Whether a short program can compute each answer from the question's givens, which turns on
+    program-verified keys (None: not decided yet; see ``computability.py``). Editable in attributes.yaml."""
 
 
 def unanalysed(requirement: Requirement) -> DemandAnalysis:
@@ -38,10 +46,10 @@ def analyse_demand(
             "language": requirement.language,
             "n_options": requirement.n_options,
         },
-        DemandAnalysis,
+        DemandReply,
         temperature=1.0,
         seed=seed,
         sample_key="demand",
         max_repairs=max_repairs,
     )
-    return result.value
+    return DemandAnalysis(**result.value.model_dump())

@@ -13,21 +13,24 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from benchmaker.config import RunConfig
+from benchmaker.config import LETTERS, RunConfig
 from benchmaker.embeddings import make_embedder
 from benchmaker.errors import LLMError, LLMFatalError, ParseError
 from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
 from benchmaker.methods.base import GenerationContext, MethodSetupError, attempt_seed
 from benchmaker.methods.benchmaker import attributes as attr
 from benchmaker.methods.benchmaker.candidates import Candidate, generate_candidates, render_item
-from benchmaker.methods.benchmaker.demand import analyse_demand, unanalysed
+from benchmaker.methods.benchmaker.computability import vote_computability
+from benchmaker.methods.benchmaker.demand import DemandAnalysis, analyse_demand, unanalysed
 from benchmaker.methods.benchmaker.diffusion import Candidate as ReferenceCandidate
 from benchmaker.methods.benchmaker.diffusion import choose_references
 from benchmaker.methods.benchmaker.discrimination import discriminate, solution_text
 from benchmaker.methods.benchmaker.diversity import NearDuplicateIndex, most_diverse
 from benchmaker.methods.benchmaker.plan import AttemptPlan, PlanBook
+from benchmaker.methods.benchmaker.program_check import ProgramEvidence, check_with_program
 from benchmaker.methods.benchmaker.self_test import take_test
 from benchmaker.methods.benchmaker.strategy import StrategyBank
+from benchmaker.verification.matching import repair_options
 
 ATTRIBUTES_FILE = "attributes.yaml"
 PROMPT_IDS = (
@@ -38,6 +41,8 @@ PROMPT_IDS = (
     "benchmaker.generate",
     "benchmaker.solve",
     "benchmaker.discriminate",
+    "benchmaker.computability",
+    "benchmaker.write_program",
 )
 
 
@@ -67,6 +72,8 @@ class BenchMakerMethod:
         self._plan_lock = threading.Lock()
         self.setup_notes: list[str] = []
         """What went differently from the plan in the run-level steps (recorded in the manifest)."""
+        self.program_verification = False
+        """Whether keys are checked by program: decided in ``prepare`` from config and demand analysis."""
 
     def prompt_refs(self) -> dict[str, str]:
         return {pid: self.prompts.get(pid).ref for pid in PROMPT_IDS}
@@ -103,6 +110,21 @@ class BenchMakerMethod:
             self.bank = StrategyBank(self.attributes.difficulty)
         if len(self.duplicates) == 0:
             self.duplicates.add([item.question for item in accepted])
+        self.program_verification, decided_by = self._decide_program_verification(self.attributes.demand)
+        if store is not None:
+            store.update_stage("program_verification", enabled=self.program_verification, decided_by=decided_by)
+
+    def _decide_program_verification(self, demand: DemandAnalysis | None) -> tuple[bool, str]:
+        mode = self.settings.program.mode
+        if mode != "auto":
+            return mode == "on", f"config: benchmaker.program.mode {mode}"
+        computable = demand.computable if demand is not None else None
+        if computable is None:
+            return False, (
+                "no computability vote could be read; set benchmaker.program.mode: on to force verification, "
+                "or demand.computable in the attributes file"
+            )
+        return computable, f"demand analysis: answers {'are' if computable else 'are not'} computable"
 
     def _analyse(self) -> attr.AttributeSet:
         """Stage A: demand analysis and AttrPrompt, or the user's attributes file."""
@@ -119,6 +141,7 @@ class BenchMakerMethod:
                     if self.steps.demand_analysis
                     else unanalysed(requirement)
                 )
+            demand = self._decide_computability(demand)
             if given is not None:
                 return given.model_copy(update={"demand": demand})
             general: list[attr.GeneralAttribute] = []
@@ -166,6 +189,21 @@ class BenchMakerMethod:
         except LLMError as error:
             raise MethodSetupError(f"demand analysis / attribute generation failed: {error}") from None
         return attr.AttributeSet(demand=demand, general=general, difficulty=difficulty)
+
+    def _decide_computability(self, demand: DemandAnalysis) -> DemandAnalysis:
+        """mode auto: a majority vote says whether answers can be computed (once; saved with the demand)."""
+        if self.settings.program.mode != "auto" or demand.computable is not None:
+            return demand
+        decision = vote_computability(
+            self.models["generator"],
+            self.prompts,
+            requirement=self.config.requirement.description,
+            task=demand.task if self.steps.demand_analysis else "",
+            samples=self.settings.program.computability_votes,
+            seed=attempt_seed(self.config.seed, 0, "computability"),
+        )
+        self.setup_notes.append(decision.note())
+        return demand.model_copy(update={"computable": decision.computable})
 
     # -- one attempt ----------------------------------------------------------------------------------
 
@@ -266,11 +304,19 @@ class BenchMakerMethod:
         return self._verify(attempt, chosen, metadata)
 
     def _verify(self, attempt: int, chosen: Candidate, metadata: dict[str, Any]) -> Draft | Rejection:
-        """Self test-taking, then discrimination when the solvers disagree with the key."""
+        """The key checked by program (computable requirements), self test-taking, then discrimination
+        when the solvers disagree with a key no program has verified."""
         config, settings, steps = self.config, self.settings, self.steps
         mcq = chosen.mcq
+        option_fields: dict[str, list[int | None]] = {"generator_key": [mcq.answer_index]}
+        key_evidence = "generator"
+        if self.program_verification:
+            checked = self._check_key_by_program(attempt, chosen, metadata, option_fields)
+            if isinstance(checked, Rejection):
+                return checked
+            mcq, key_evidence = checked, "program"
         key = mcq.answer_index
-        option_fields: dict[str, list[int | None]] = {"generator_key": [key]}
+        metadata["key_evidence"] = key_evidence
         if not steps.self_test:
             return Draft(
                 attempt=attempt, mcq=mcq, metadata={**metadata, "difficulty": None}, option_fields=option_fields
@@ -300,7 +346,7 @@ class BenchMakerMethod:
             solver_parsed=test.parsed,
             conflict=test.conflicts_with(key, settings.discrimination_trigger),
         )
-        if metadata["conflict"] and steps.discrimination:
+        if metadata["conflict"] and steps.discrimination and key_evidence == "generator":
             rival = test.rival(key)
             assert rival is not None  # a conflict means some solver chose another option
             judge = self.models["judge"]
@@ -329,12 +375,107 @@ class BenchMakerMethod:
             assert verdict.label is not None
             key = verdict.label
             mcq = MCQ(question=mcq.question, choices=mcq.choices, answer_index=key)
+            metadata["key_evidence"] = "judge"
         metadata.update(
             relabelled=key != chosen.mcq.answer_index,
             solver_accuracy=round(test.accuracy(key) or 0.0, 4),
             difficulty=test.difficulty(key),
         )
         return Draft(attempt=attempt, mcq=mcq, metadata=metadata, option_fields=option_fields)
+
+    def _check_key_by_program(
+        self, attempt: int, chosen: Candidate, metadata: dict[str, Any], option_fields: dict[str, list[int | None]]
+    ) -> MCQ | Rejection:
+        """The key a program backs, or why there is none. A program that agrees keeps the key; one that
+        names another option sends the item to the judge, which must confirm the program's option; one
+        that matches no option rejects the item, unless options may be repaired."""
+        config, program = self.config, self.settings.program
+        mcq, key = chosen.mcq, chosen.mcq.answer_index
+        evidence = check_with_program(
+            self.models["generator"],
+            self.prompts,
+            mcq,
+            settings=program,
+            seed=attempt_seed(config.seed, attempt, "program"),
+            sample_key=f"seed={config.seed}|attempt={attempt}|program",
+            attempt=attempt,
+            max_repairs=config.generation.max_repairs,
+        )
+        metadata["prompts"]["benchmaker.write_program"] = self.prompts.get("benchmaker.write_program").ref
+        record: dict[str, Any] = {**evidence.record(), "outcome": evidence.outcome(key)}
+
+        def reject(reason: str, detail: str) -> Rejection:
+            return Rejection(
+                attempt=attempt, stage="program", reason=reason, detail=detail[:500], draft=mcq,
+                evidence={"program": record},
+            )  # fmt: skip
+
+        if evidence.failure:
+            return reject(evidence.failure, evidence.detail)
+        match, outcome = evidence.match, record["outcome"]
+        assert match is not None and evidence.run is not None and evidence.run.value is not None
+        if outcome == "agree":
+            checked = mcq
+        elif outcome == "disagree":
+            assert match.index is not None
+            judged = self._judge_program_disagreement(attempt, chosen, evidence, match.index, record, option_fields)
+            if isinstance(judged, tuple):
+                return reject(*judged)
+            checked = judged
+        elif outcome == "ambiguous":
+            return reject("program_ambiguous_match", match.detail)
+        else:
+            repair = None
+            if program.repair_options:
+                repair = repair_options(evidence.run.value, mcq.choices, key, rel_tol=program.rel_tolerance)
+            if repair is None:
+                why = " (and it cannot be written in as an option)" if program.repair_options else ""
+                return reject("program_no_matching_option", match.detail + why)
+            checked = MCQ(question=mcq.question, choices=repair.choices, answer_index=repair.answer_index)
+            record["repair"] = repair.model_dump(mode="json")
+            option_fields["repaired_option"] = [repair.replaced_index]
+        option_fields["program_option"] = [checked.answer_index]
+        metadata["program"] = record
+        metadata["options_repaired"] = "repair" in record
+        return checked
+
+    def _judge_program_disagreement(
+        self,
+        attempt: int,
+        chosen: Candidate,
+        evidence: ProgramEvidence,
+        program_option: int,
+        record: dict[str, Any],
+        option_fields: dict[str, list[int | None]],
+    ) -> MCQ | tuple[str, str]:
+        """The item keyed with the program's option when the judge confirms it; else (reason, detail)."""
+        config, settings = self.config, self.settings
+        mcq, key = chosen.mcq, chosen.mcq.answer_index
+        disagreement = f"the program gives {LETTERS[program_option]}, the key is {LETTERS[key]}"
+        if settings.program.on_disagreement == "reject" or not self.steps.discrimination:
+            assert evidence.match is not None
+            return "program_disagrees", f"{disagreement}: {evidence.match.detail}"
+        judge = self.models["judge"]
+        verdict = discriminate(
+            judge,
+            self.prompts,
+            mcq,
+            key_solution=solution_text(chosen.reasoning, key, mcq),
+            rival_solution=evidence.solution(mcq),
+            temperature=settings.judge_temperature,
+            seed=attempt_seed(config.seed, attempt, "discriminate-program"),
+            sample_key=f"seed={config.seed}|attempt={attempt}|discriminate-program",
+            attempt=attempt,
+            max_repairs=config.generation.max_repairs,
+        )
+        record.update(judge=judge.spec.model, discrimination=verdict.verdicts)
+        option_fields["judge_labels"] = verdict.named
+        if not verdict.accepted:
+            return verdict.reason, f"{disagreement}; {verdict.detail}"
+        if verdict.label != program_option:
+            assert verdict.label is not None
+            return "judge_contradicts_program", f"{disagreement}; the judge named {LETTERS[verdict.label]} twice"
+        return MCQ(question=mcq.question, choices=mcq.choices, answer_index=program_option)
 
     # -- at record time ---------------------------------------------------------------------------------
 
