@@ -148,6 +148,13 @@ def _print_summary(result: dict[str, Any]) -> None:
             f"difficulty labels (1 + 10 x solver error rate): mean {difficulty['mean']} over "
             f"{difficulty['labelled']} items; {difficulty['relabelled']} keys corrected by discrimination"
         )
+    if program := result.get("program_verification"):
+        rate = program["agreement_rate"]
+        typer.echo(
+            f"program-verified keys: {program['accepted_with_program_key']}/{result['accepted']} items; "
+            f"programs checked {program['drafts_checked']} drafts {program['outcomes']}, agreeing with the "
+            f"generator's key in {'n/a' if rate is None else f'{rate:.0%}'} of those that ran"
+        )
     cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
     typer.echo(
         f"llm (whole run): {usage['calls']} paid calls, {usage['input_tokens'] + usage['output_tokens']} tokens, "

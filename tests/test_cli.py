@@ -186,14 +186,15 @@ def test_score_command_writes_a_report_for_generated_and_imported_sets(tmp_path)
 def test_compare_runs_each_method_and_writes_them_side_by_side(tmp_path):
     config = write_config(tmp_path, benchmaker={"embedder": "hashing", "candidates": 2, "solver_samples": 3})
     result = cli(
-        "compare", str(config), "--methods", "direct,benchmaker,benchmaker-no-diversity", "--check", "arithmetic", "-q"
-    )
+        "compare", str(config), "--methods", "direct,benchmaker,benchmaker-no-diversity,benchmaker-no-program",
+        "--check", "arithmetic", "-q",
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     directory = Path(result.stdout.strip().splitlines()[-1])
     comparison = json.loads((directory / "comparison.json").read_text())
     rows = {row["label"]: row for row in comparison["rows"]}
-    assert list(rows) == ["direct", "benchmaker", "benchmaker-no-diversity"]
-    assert [row["method"] for row in rows.values()] == ["direct", "benchmaker", "benchmaker"]
+    assert list(rows) == ["direct", "benchmaker", "benchmaker-no-diversity", "benchmaker-no-program"]
+    assert [row["method"] for row in rows.values()] == ["direct", "benchmaker", "benchmaker", "benchmaker"]
     for row in rows.values():
         assert row["accepted"] == 4 and row["status"] == "complete"
         # the scripted generator writes correct multiplication keys; the checker computes them itself
@@ -206,6 +207,10 @@ def test_compare_runs_each_method_and_writes_them_side_by_side(tmp_path):
     assert ablated["config"]["benchmaker"]["steps"]["diversity"] is False
     assert (directory / "comparison.svg").read_text().lstrip().startswith("<?xml")
     assert "| benchmaker-no-diversity |" in (directory / "comparison.md").read_text()
+    # multiplication is computable: the full method's keys are computed by program, the ablation's are not
+    assert rows["benchmaker"]["program"]["accepted_with_program_key"] == 4
+    assert rows["benchmaker"]["program"]["outcomes"]["agree"] == 4 and rows["benchmaker-no-program"]["program"] is None
+    assert "| 4/4 | 4/4 drafts |" in (directory / "comparison.md").read_text()
 
     again = cli("compare", "--run", rows["direct"]["run_dir"], "--run", rows["benchmaker"]["run_dir"], "-q")
     assert again.returncode == 0, again.stderr
@@ -238,3 +243,11 @@ def test_a_bad_attributes_file_fails_in_one_line_before_any_run(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "invalid attributes file" in result.stderr and "coefficient" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "outputs" / "runs").exists()
+
+
+def test_run_summary_reports_program_verified_keys(tmp_path):
+    config = write_config(tmp_path, method="benchmaker", benchmaker={"embedder": "hashing", "candidates": 1})
+    result = cli("run", str(config), "--n", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "program-verified keys: 2/2 items; programs checked 2 drafts" in result.stdout
+    assert "'agree': 2" in result.stdout and "agreeing with the generator's key in 100%" in result.stdout

@@ -110,7 +110,8 @@ def test_the_benchmaker_method_on_the_local_model_records_every_step(tmp_path):
         assert 1 <= meta["difficulty"] <= 11 and len(meta["solver_answers"]) == 2
         assert meta["prompts"]["benchmaker.generate"].startswith("benchmaker.generate@")
     for rejection in rejections:
-        assert rejection.stage in {"generate", "diversity", "self_test", "discrimination", "llm"} and rejection.reason
+        assert rejection.stage in {"generate", "diversity", "program", "self_test", "discrimination", "llm"}
+        assert rejection.reason
     prompts = {c.prompt_id for c in store.calls()}
     assert {"benchmaker.demand_analysis", "benchmaker.generate", "benchmaker.solve"} <= prompts
     solver_calls = [c for c in store.calls() if c.prompt_id == "benchmaker.solve"]
@@ -120,3 +121,71 @@ def test_the_benchmaker_method_on_the_local_model_records_every_step(tmp_path):
     resumed = cli("run", "--resume", str(run_dir), "--quiet", timeout=600)
     assert resumed.returncode == result.returncode, resumed.stderr
     assert len(store.calls()) == calls  # Stage A and every attempt come back from the run and the cache
+
+
+def test_program_verified_keys_against_none_on_the_local_model(tmp_path):
+    """With and without program verification on a computable requirement, through `benchmaker compare`.
+
+    Both runs share the cache, so they see the same requirement analysis and the same candidates: the
+    difference is the verification. Keys are checked here by answer_checks.check_arithmetic, which
+    evaluates the question's expression with Python's ast, not by anything the pipeline computed.
+    """
+    from benchmaker.answer_checks import check_arithmetic, summarise
+    from benchmaker.store import RunStore
+
+    local = {"model": "local", "max_tokens": 600}
+    config = write_config(
+        tmp_path,
+        requirement={
+            "description": "Integer arithmetic for middle school: evaluate an expression with whole numbers "
+            "using +, - and * and parentheses. Write the whole expression in the question.",
+            "n_items": 3,
+        },
+        models={"generator": local, "solver": local, "judge": local, "panel": [local]},
+        method="benchmaker",
+        benchmaker={
+            "attribute_proposals": 1,
+            "min_general_attributes": 3,
+            "min_difficulty_attributes": 2,
+            "candidates": 2,
+            "solver_samples": 3,
+        },
+        generation={"max_attempts_per_item": 2},
+        seed=21,
+    )
+    result = cli(
+        "compare", str(config), "--methods", "benchmaker,benchmaker-no-program", "--check", "arithmetic", "--quiet",
+        timeout=3600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    comparison = json.loads((Path(result.stdout.strip().splitlines()[-1]) / "comparison.json").read_text())
+    figures = {}
+    for row in comparison["rows"]:
+        store = RunStore.open(Path(row["run_dir"]))
+        items, rejections = store.items(), store.rejections()
+        checks = [check_arithmetic(i.question, i.choices, i.answer_index) for i in items]
+        figures[row["label"]] = {
+            "accepted": len(items),
+            "attempts": row["attempts"],
+            "rejections": row["rejections"],
+            "keys": summarise(checks),
+            "rejected_drafts_keys": summarise(
+                check_arithmetic(r.draft.question, list(r.draft.choices), r.draft.answer_index)
+                for r in rejections
+                if r.draft is not None
+            ),
+            "program": row["program"],
+        }
+        if row["label"] == "benchmaker":
+            stage = store.manifest()["stages"]["program_verification"]
+            assert stage["enabled"], f"the computability vote said no: {stage}"
+            assert items, f"no item survived program verification: {row['rejections']}"
+            for item, check in zip(items, checks, strict=True):
+                assert item.metadata["key_evidence"] == "program"
+                # A key a sandboxed program computed is right by an independent evaluation too.
+                assert check.status != "wrong", (item.question, item.choices, item.answer, check.detail)
+        else:
+            assert row["program"] is None
+            assert not any(c.prompt_id == "benchmaker.write_program" for c in store.calls())
+    print("\nprogram verification on the local model:", json.dumps(figures, indent=1))
+    (tmp_path / "figures.json").write_text(json.dumps(figures, indent=1))
