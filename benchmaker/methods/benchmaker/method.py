@@ -24,7 +24,7 @@ from benchmaker.methods.benchmaker.computability import vote_computability
 from benchmaker.methods.benchmaker.demand import DemandAnalysis, analyse_demand, unanalysed
 from benchmaker.methods.benchmaker.diffusion import Candidate as ReferenceCandidate
 from benchmaker.methods.benchmaker.diffusion import choose_references
-from benchmaker.methods.benchmaker.discrimination import discriminate, solution_text
+from benchmaker.methods.benchmaker.discrimination import Discrimination, discriminate, solution_text
 from benchmaker.methods.benchmaker.diversity import NearDuplicateIndex, most_diverse
 from benchmaker.methods.benchmaker.plan import AttemptPlan, PlanBook
 from benchmaker.methods.benchmaker.program_check import ProgramEvidence, check_with_program
@@ -349,24 +349,15 @@ class BenchMakerMethod:
         if metadata["conflict"] and steps.discrimination and key_evidence == "generator":
             rival = test.rival(key)
             assert rival is not None  # a conflict means some solver chose another option
-            judge = self.models["judge"]
-            verdict = discriminate(
-                judge,
-                self.prompts,
+            verdict = self._judge(
+                attempt,
                 mcq,
-                key_solution=solution_text(chosen.reasoning, key, mcq),
-                rival_solution=solution_text(test.reasoning_for(rival), rival, mcq),
-                temperature=settings.judge_temperature,
-                seed=attempt_seed(config.seed, attempt, "discriminate"),
-                sample_key=f"seed={config.seed}|attempt={attempt}|discriminate",
-                attempt=attempt,
-                max_repairs=config.generation.max_repairs,
+                solution_text(chosen.reasoning, key, mcq),
+                solution_text(test.reasoning_for(rival), rival, mcq),
+                "discriminate",
+                metadata,
             )
-            metadata["prompts"]["benchmaker.discriminate"] = self.prompts.get("benchmaker.discriminate").ref
-            metadata.update(
-                judge=judge.spec.model,
-                discrimination=verdict.verdicts,
-            )
+            metadata.update(judge=self.models["judge"].spec.model, discrimination=verdict.verdicts)
             option_fields["judge_labels"] = verdict.named
             if not verdict.accepted:
                 return Rejection(
@@ -418,7 +409,9 @@ class BenchMakerMethod:
             checked = mcq
         elif outcome == "disagree":
             assert match.index is not None
-            judged = self._judge_program_disagreement(attempt, chosen, evidence, match.index, record, option_fields)
+            judged = self._judge_program_disagreement(
+                attempt, chosen, evidence, match.index, record, option_fields, metadata
+            )
             if isinstance(judged, tuple):
                 return reject(*judged)
             checked = judged
@@ -447,28 +440,24 @@ class BenchMakerMethod:
         program_option: int,
         record: dict[str, Any],
         option_fields: dict[str, list[int | None]],
+        metadata: dict[str, Any],
     ) -> MCQ | tuple[str, str]:
         """The item keyed with the program's option when the judge confirms it; else (reason, detail)."""
-        config, settings = self.config, self.settings
+        settings = self.settings
         mcq, key = chosen.mcq, chosen.mcq.answer_index
         disagreement = f"the program gives {LETTERS[program_option]}, the key is {LETTERS[key]}"
         if settings.program.on_disagreement == "reject" or not self.steps.discrimination:
             assert evidence.match is not None
             return "program_disagrees", f"{disagreement}: {evidence.match.detail}"
-        judge = self.models["judge"]
-        verdict = discriminate(
-            judge,
-            self.prompts,
+        verdict = self._judge(
+            attempt,
             mcq,
-            key_solution=solution_text(chosen.reasoning, key, mcq),
-            rival_solution=evidence.solution(mcq),
-            temperature=settings.judge_temperature,
-            seed=attempt_seed(config.seed, attempt, "discriminate-program"),
-            sample_key=f"seed={config.seed}|attempt={attempt}|discriminate-program",
-            attempt=attempt,
-            max_repairs=config.generation.max_repairs,
+            solution_text(chosen.reasoning, key, mcq),
+            evidence.solution(mcq),
+            "discriminate-program",
+            metadata,
         )
-        record.update(judge=judge.spec.model, discrimination=verdict.verdicts)
+        record.update(judge=self.models["judge"].spec.model, discrimination=verdict.verdicts)
         option_fields["judge_labels"] = verdict.named
         if not verdict.accepted:
             return verdict.reason, f"{disagreement}; {verdict.detail}"
@@ -476,6 +465,25 @@ class BenchMakerMethod:
             assert verdict.label is not None
             return "judge_contradicts_program", f"{disagreement}; the judge named {LETTERS[verdict.label]} twice"
         return MCQ(question=mcq.question, choices=mcq.choices, answer_index=program_option)
+
+    def _judge(
+        self, attempt: int, mcq: MCQ, key_solution: str, rival_solution: str, tag: str, metadata: dict[str, Any]
+    ) -> Discrimination:
+        """Contrastive discrimination of the key's solution against a rival one, in both orders."""
+        config = self.config
+        metadata["prompts"]["benchmaker.discriminate"] = self.prompts.get("benchmaker.discriminate").ref
+        return discriminate(
+            self.models["judge"],
+            self.prompts,
+            mcq,
+            key_solution=key_solution,
+            rival_solution=rival_solution,
+            temperature=self.settings.judge_temperature,
+            seed=attempt_seed(config.seed, attempt, tag),
+            sample_key=f"seed={config.seed}|attempt={attempt}|{tag}",
+            attempt=attempt,
+            max_repairs=config.generation.max_repairs,
+        )
 
     # -- at record time ---------------------------------------------------------------------------------
 
