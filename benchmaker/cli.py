@@ -332,7 +332,11 @@ def compare(
     config: Annotated[Path | None, typer.Argument(help="YAML config the variants share.")] = None,
     methods: Annotated[
         str,
-        typer.Option("--methods", help="Comma-separated: direct, benchmaker, benchmaker-no-<step> (an ablation)."),
+        typer.Option(
+            "--methods",
+            help="Comma-separated: direct, benchmaker, benchmaker-repair, benchmaker-no-<step> (an ablation; "
+            "benchmaker-no-program switches program-verified keys off).",
+        ),
     ] = "direct,benchmaker",
     runs: Annotated[
         list[Path] | None, typer.Option("--run", help="Compare existing run directories instead (repeatable).")

@@ -27,14 +27,18 @@ STEP_PREFIX = "benchmaker-no-"
 
 
 def variant_config(base: RunConfig, variant: str) -> RunConfig:
-    """``direct``, ``benchmaker``, or ``benchmaker-no-<step>`` (one step switched off, for ablations;
-    ``benchmaker-no-program`` switches program-verified keys off)."""
+    """``direct``, ``benchmaker``, ``benchmaker-no-<step>`` (one step switched off, for ablations;
+    ``benchmaker-no-program`` switches program-verified keys off), or ``benchmaker-repair`` (options
+    with no computed value get it written in, see ``benchmaker.program.repair_options``)."""
     data = base.model_dump(mode="json")
     if variant in ("direct", "benchmaker"):
         data["method"] = variant
     elif variant == f"{STEP_PREFIX}program":
         data["method"] = "benchmaker"
         data["benchmaker"]["program"]["mode"] = "off"
+    elif variant == "benchmaker-repair":
+        data["method"] = "benchmaker"
+        data["benchmaker"]["program"]["repair_options"] = True
     elif variant.startswith(STEP_PREFIX):
         step = variant.removeprefix(STEP_PREFIX).replace("-", "_")
         steps = data["benchmaker"]["steps"]
@@ -46,7 +50,9 @@ def variant_config(base: RunConfig, variant: str) -> RunConfig:
         if step == "self_test":
             steps["discrimination"] = False  # discrimination needs the solver's answers
     else:
-        raise ConfigError(f"unknown variant {variant!r}: use direct, benchmaker or {STEP_PREFIX}<step>")
+        raise ConfigError(
+            f"unknown variant {variant!r}: use direct, benchmaker, benchmaker-repair or {STEP_PREFIX}<step>"
+        )
     return parse_config(data, source=f"variant {variant}")
 
 

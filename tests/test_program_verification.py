@@ -292,3 +292,5 @@ def test_compare_variant_switches_program_verification_off(tmp_path):
     base = config(tmp_path)
     assert variant_config(base, "benchmaker-no-program").benchmaker.program.mode == "off"
     assert variant_config(base, "benchmaker").benchmaker.program.mode == "auto"
+    repair = variant_config(base, "benchmaker-repair").benchmaker.program
+    assert repair.mode == "auto" and repair.repair_options is True
