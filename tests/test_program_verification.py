@@ -216,7 +216,13 @@ def test_no_matching_option_is_rejected_unless_repair_is_allowed(tmp_path):
     [
         ("import os\nos.system('echo pwned')", "program_forbidden_import"),
         ("answer = open('/etc/passwd').read()", "program_restricted"),
+        ("import subprocess\nanswer = subprocess.run(['id'])", "program_forbidden_import"),
+        ("import socket\nsocket.create_connection(('example.com', 80))", "program_forbidden_import"),
+        ("answer = __import__('os').getcwd()", "program_restricted"),
+        ("answer = ().__class__.__bases__[0].__subclasses__()", "program_restricted"),
         ("while True:\n    pass", "program_cpu_limit"),
+        ("x = [0] * 10**10", "program_memory_limit"),
+        ("for i in range(10**9):\n    print('x' * 1000)", "program_output_limit"),
         ("answer = 1 / 0", "program_exception"),
         ("x = 1", "program_no_answer"),
     ],
