@@ -14,7 +14,7 @@ from benchmaker.compare import variant_config
 from benchmaker.config import parse_config
 from benchmaker.methods.benchmaker import attributes as attr
 from benchmaker.methods.benchmaker.method import ATTRIBUTES_FILE
-from benchmaker.methods.benchmaker.program_check import unfenced
+from benchmaker.methods.benchmaker.program_check import cleaned
 from benchmaker.run import start_run
 from benchmaker.scoring.benchmarks import load_benchmark
 from benchmaker.scoring.quality import program_checks
@@ -270,9 +270,12 @@ def test_program_backed_key_is_not_overruled_by_weak_solvers(tmp_path):
     assert requests_for(run, "judge", "benchmaker.discriminate") == []
 
 
-def test_fenced_program_source_is_unwrapped():
-    assert unfenced("```python\nanswer = 1\n```") == "answer = 1"
-    assert unfenced("answer = 1") == "answer = 1"
+def test_transport_artefacts_are_stripped_from_program_sources():
+    assert cleaned("```python\nanswer = 1\n```") == "answer = 1"
+    assert cleaned("answer = 1") == "answer = 1"
+    assert cleaned("x = 2\nprint(x)}") == "x = 2\nprint(x)"  # a JSON brace leaked into the source
+    assert cleaned("d = {1: 2}") == "d = {1: 2}"  # a brace the program needs stays
+    assert cleaned("print(x))}") == "print(x))}"  # broken either way: left for the sandbox to report
 
 
 # -- reporting ----------------------------------------------------------------------------------------
