@@ -145,7 +145,11 @@ class ProgramVerification(_Strict):
         default=5, ge=1, le=15, description="mode auto: samples of the computability question; the majority decides."
     )
     fix_attempts: int = Field(
-        default=1, ge=0, le=3, description="Times a failing program is sent back with its error to be fixed."
+        default=1,
+        ge=0,
+        le=3,
+        description="Times a failing program is sent back with its error to be fixed (sampled at temperature "
+        ">= 0.8: a greedy model repeats its program).",
     )
     temperature: float = Field(default=0.0, ge=0, le=2)
     rel_tolerance: float = Field(default=1e-6, gt=0, lt=1, description="Relative tolerance of a numeric match.")

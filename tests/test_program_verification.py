@@ -247,8 +247,9 @@ def test_a_failed_program_is_sent_back_with_its_error_and_the_fix_is_used(tmp_pa
     (item,) = run.store.items()
     tries = item.metadata["program"]["tries"]
     assert [t["run"]["ok"] for t in tries] == [False, True] and "NameError" in tries[0]["run"]["detail"]
-    fix_request = requests_for(run, "generator", PROGRAM)[1]
+    first_request, fix_request = requests_for(run, "generator", PROGRAM)
     assert "answer = a * b" in user_text(fix_request) and "NameError" in user_text(fix_request)
+    assert first_request.temperature == 0.0 and fix_request.temperature == 0.8  # greedy would repeat itself
 
 
 def test_unparsable_program_reply_is_a_rejection(tmp_path):

@@ -23,6 +23,8 @@ from benchmaker.verification.matching import OptionMatch, match_option
 from benchmaker.verification.sandbox import ALLOWED_MODULES, ProgramRun, SandboxLimits, run_program
 
 PROMPT_ID = "benchmaker.write_program"
+FIX_TEMPERATURE = 0.8
+"""Lowest temperature of a fix: at 0 the 1.5B model returned the same failing program every time."""
 Outcome = Literal["agree", "disagree", "no_match", "ambiguous", "failed"]
 # A coder model often wraps the source in a markdown fence even inside a JSON string.
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
@@ -126,7 +128,8 @@ def check_with_program(
                     "previous_error": previous_error,
                 },
                 ProgramReply,
-                temperature=settings.temperature,
+                # A greedy model shown its own program tends to write it again: fixes are sampled.
+                temperature=settings.temperature if fix == 0 else max(settings.temperature, FIX_TEMPERATURE),
                 seed=seed + fix,
                 sample_key=f"{sample_key}|fix={fix}",
                 max_repairs=max_repairs,
