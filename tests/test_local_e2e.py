@@ -87,10 +87,10 @@ def test_the_benchmaker_method_on_the_local_model_records_every_step(tmp_path):
             # both attempts here), so they are off; their local test is the next one.
             "program": {"mode": "off"},
         },
-        generation={"max_attempts_per_item": 2},
+        generation={"max_attempts_per_item": 4},
     )
     result = cli("run", str(config), "--quiet", timeout=1800)
-    # 0: the item was accepted; 3: both attempts were rejected (the 1.5B judge is strict) - both are data
+    # 0: the item was accepted; 3: every attempt was rejected (the 1.5B judge is strict) - both are data
     assert result.returncode in (0, 3), result.stdout + result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
 
@@ -104,7 +104,7 @@ def test_the_benchmaker_method_on_the_local_model_records_every_step(tmp_path):
     store = RunStore.open(run_dir)
     items, rejections = store.items(), store.rejections()
     attempts = sorted([i.attempt for i in items] + [r.attempt for r in rejections])
-    assert attempts == list(range(len(attempts))) and 1 <= len(attempts) <= 2
+    assert attempts == list(range(len(attempts))) and 1 <= len(attempts) <= 4
     plans = PlanBook(store).plans
     assert sorted(plans) == attempts and all(p.strategy and p.general for p in plans.values())
     for item in items:
