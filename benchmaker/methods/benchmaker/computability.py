@@ -32,7 +32,6 @@ class Computability:
     """The majority (a tie is "no": verifying keys of a non-computable domain would reject every
     item); None when no vote could be read."""
     votes: tuple[bool, ...]
-    calculations: tuple[str, ...]
     unreadable: int
 
     def note(self) -> str:
@@ -71,6 +70,5 @@ def vote_computability(
     return Computability(
         computable=(yes > len(votes) - yes) if votes else None,
         votes=tuple(v.computable for v in votes),
-        calculations=tuple(v.calculation for v in votes if v.computable),
         unreadable=len(texts) - len(votes),
     )

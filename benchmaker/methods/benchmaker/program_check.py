@@ -13,11 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from benchmaker.config import LETTERS, ProgramVerification
+from benchmaker.config import ProgramVerification
 from benchmaker.errors import LLMFatalError, ParseError
 from benchmaker.items import MCQ
 from benchmaker.llm.factory import RoleModel
 from benchmaker.methods.benchmaker.calls import ask
+from benchmaker.methods.benchmaker.discrimination import solution_text
 from benchmaker.prompts import PromptLibrary
 from benchmaker.verification.matching import OptionMatch, match_option
 from benchmaker.verification.sandbox import ALLOWED_MODULES, ProgramRun, SandboxLimits, run_program
@@ -36,7 +37,7 @@ class ProgramReply(BaseModel):
     program: str = Field(min_length=1)
 
 
-def unfenced(source: str) -> str:
+def _unfenced(source: str) -> str:
     fenced = _FENCE.match(source)
     return fenced.group(1) if fenced else source
 
@@ -53,7 +54,7 @@ def cleaned(source: str) -> str:
     """The program without its transport artefacts: a markdown fence, and closing braces of the JSON
     reply leaked into the end of the source (the 1.5B model writes ``print(x)}`` in about 1 reply in 5;
     stripped only when the source does not parse with them and does without)."""
-    source = unfenced(source)
+    source = _unfenced(source)
     if not _parses(source):
         trimmed = source.rstrip().rstrip("}").rstrip()
         if trimmed != source.rstrip() and _parses(trimmed):
@@ -92,12 +93,11 @@ class ProgramEvidence:
         """The program and its output as a solution the contrastive judge can check."""
         assert self.run is not None and self.run.value is not None and self.match is not None
         assert self.match.index is not None
-        program = self.tries[-1][0]
-        option = self.match.index
-        return (
-            f"A program computed the answer from the question's givens:\n{program}\n"
-            f"It returned {self.run.value.text}.\nThe answer is {LETTERS[option]}. {mcq.choices[option]}"
+        work = (
+            f"A program computed the answer from the question's givens:\n{self.tries[-1][0]}\n"
+            f"It returned {self.run.value.text}."
         )
+        return solution_text(work, self.match.index, mcq)
 
 
 def check_with_program(
