@@ -1,0 +1,3 @@
+from benchmaker.cli import main
+
+main()
