@@ -1,7 +1,9 @@
-"""Tests that start the real embedded model server (needs the model parts installed).
+"""The local model server's lifecycle: start, reuse, busy detection, stop, and death with its parent.
 
-They share the model assembled in the default cache dir, but keep state file
-and log in tmp_path so a user's own detached server is never touched.
+The server process is a stand-in (``tests/fake_llama_server.py``: llama_cpp.server's flags and endpoints,
+one request at a time, no weights), so these run offline in seconds. The real llama.cpp server is
+started by the end-to-end test in ``test_local_e2e.py``. State file and log live in tmp_path, so a
+user's own detached server is never touched.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from pathlib import Path
 import pytest
 
 from benchmaker.local.errors import LocalModelError
-from benchmaker.local.model_file import ensure_model_file
+from benchmaker.local.model_file import MODEL_FILENAME, MODEL_NAME, MODEL_SHA256, MODEL_SIZE_BYTES
 from benchmaker.local.server import (
+    SERVER_MODULE_ENV,
     LocalModelServer,
     local_model,
     pid_alive,
@@ -36,9 +39,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+@pytest.fixture(autouse=True)
+def _fake_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SERVER_MODULE_ENV, "tests.fake_llama_server")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+
+
 @pytest.fixture(scope="module")
-def model() -> Path:
-    return ensure_model_file()
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file that passes the cheap verification (size and hash marker) without 1 GB on disk: sparse."""
+    path = tmp_path_factory.mktemp("model") / MODEL_FILENAME
+    with path.open("wb") as handle:
+        handle.write(b"GGUF")
+        handle.truncate(MODEL_SIZE_BYTES)
+    path.with_name(path.name + ".sha256").write_text(MODEL_SHA256 + "\n")
+    return path
 
 
 def _model_ids(api_base: str) -> list[str]:
@@ -97,19 +112,17 @@ def _run_helper(code: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.local_model
 def test_local_model_serves_and_stops(model: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     with local_model(tmp_path, model_path=model) as endpoint:
         print(f"server startup: {time.monotonic() - started:.1f}s")
         assert endpoint.api_base == f"http://127.0.0.1:{endpoint.port}/v1"
-        assert _model_ids(endpoint.api_base) == ["local"]
+        assert _model_ids(endpoint.api_base) == [MODEL_NAME]
         assert pid_alive(endpoint.pid)
         assert not (tmp_path / "server.json").exists()  # attached servers aren't recorded
     assert not pid_alive(endpoint.pid)
 
 
-@pytest.mark.local_model
 def test_server_dies_with_its_parent_on_sigkill(model: Path, tmp_path: Path) -> None:
     helper = _run_helper(
         """
@@ -148,7 +161,6 @@ def _link_model_into(cache_dir: Path, model: Path) -> None:
     (models / marker.name).write_text(marker.read_text())
 
 
-@pytest.mark.local_model
 def test_detached_server_outlives_launcher_and_is_reused(model: Path, tmp_path: Path) -> None:
     _link_model_into(tmp_path, model)
     launcher = _run_helper(  # what `benchmaker local start` does
@@ -189,7 +201,6 @@ def test_detached_server_outlives_launcher_and_is_reused(model: Path, tmp_path: 
         _kill_quietly(server_pid)
 
 
-@pytest.mark.local_model
 def test_startup_failure_reports_log_tail(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"not a gguf file")

@@ -61,6 +61,11 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # completion (measured: minutes at n_ctx 4096), and the server has no state to save.
 _PARENT_DEATH_SIGNAL = signal.SIGKILL
 
+SERVER_MODULE = "llama_cpp.server"
+SERVER_MODULE_ENV = "BENCHMAKER_LOCAL_SERVER_MODULE"
+"""Names a stand-in for llama_cpp.server (same flags, same endpoints): the lifecycle tests use a tiny fake
+so that starting, reusing, busy detection and kill-with-parent are tested without loading the model."""
+
 # Bypass http_proxy/HTTPS_PROXY: a proxy in the environment must not be asked
 # for 127.0.0.1 (no_proxy often doesn't list it).
 _NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -119,13 +124,17 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def _server_module() -> str:
+    return os.environ.get(SERVER_MODULE_ENV) or SERVER_MODULE
+
+
 def _looks_like_our_server(pid: int) -> bool:
     """Guard against pid reuse before signalling a pid read from the state file."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return pid_alive(pid)  # no procfs: trust the pid
-    return b"llama_cpp.server" in cmdline
+    return _server_module().encode() in cmdline
 
 
 def _free_port() -> int:
@@ -183,6 +192,8 @@ def _death_signal_preexec() -> Callable[[], None] | None:
 
 
 def _check_installed() -> None:
+    if _server_module() != SERVER_MODULE:
+        return  # a stand-in server needs none of llama.cpp's modules
     for module in ("llama_cpp", "uvicorn", "fastapi"):
         if importlib.util.find_spec(module) is None:
             raise LocalModelError(f"llama-cpp-python server is not installed (no module {module}); {INSTALL_HINT}")
@@ -325,7 +336,7 @@ class LocalModelServer:
             # One request at a time: don't let a new request abort a running one.
             "--interrupt_requests": "False",
         }
-        cmd = [sys.executable, "-m", "llama_cpp.server", *itertools.chain.from_iterable(flags.items())]
+        cmd = [sys.executable, "-m", _server_module(), *itertools.chain.from_iterable(flags.items())]
         logger.debug("starting local server: %s", " ".join(cmd))
         return subprocess.Popen(
             cmd,
