@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +33,13 @@ def _local_model_installed() -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Local-model tests run whenever the [local] extra is installed.
 
-    CI sets BENCHMAKER_REQUIRE_LOCAL_MODEL=1 so a missing install fails instead of skipping.
+    CI sets BENCHMAKER_REQUIRE_LOCAL_MODEL=1 so a missing install fails instead of skipping. Tests that
+    start Prefect, a browser or the local model are slow by nature: they leave the fast loop
+    (``-m "not local_model and not slow"``) without each carrying the marker twice.
     """
+    for item in items:
+        if any(marker in item.keywords for marker in ("prefect", "browser", "local_model")):
+            item.add_marker(pytest.mark.slow)
     if _local_model_installed() or os.environ.get("BENCHMAKER_REQUIRE_LOCAL_MODEL") == "1":
         return
     skip = pytest.mark.skip(reason="the [local] extra (llama-cpp-python + model parts) is not installed")
@@ -39,6 +52,60 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _isolated_prefect_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Prefect's database for this test session only, so tests never touch the user's."""
     os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_home"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Prefect server on loopback for this test session (each xdist worker has its own).
+
+    A flow run without PREFECT_API_URL starts a temporary server first, about 10 s each time; the CLI
+    tests point at this one instead. The README's path without a server is taken by the end-to-end test.
+    """
+    port = _free_port()
+    home = tmp_path_factory.mktemp("prefect_server_home")
+    log = (home / "server.log").open("wb")
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with contextlib.suppress(OSError), opener.open(f"{url}/health", timeout=2):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(5)
+        log.close()
+
+
+@pytest.fixture(autouse=True)
+def _prefect_api_for_flow_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked ``prefect`` run their flows against the session's Prefect server."""
+    if request.node.get_closest_marker("prefect") is not None:
+        monkeypatch.setenv("PREFECT_API_URL", request.getfixturevalue("prefect_server"))
 
 
 def write_config(directory: Path, **overrides: object) -> Path:

@@ -245,6 +245,7 @@ def test_a_bad_attributes_file_fails_in_one_line_before_any_run(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "outputs" / "runs").exists()
 
 
+@pytest.mark.prefect
 def test_run_summary_reports_program_verified_keys(tmp_path):
     config = write_config(tmp_path, method="benchmaker", benchmaker={"embedder": "hashing", "candidates": 1})
     result = cli("run", str(config), "--n", "2", "--quiet")
