@@ -21,29 +21,47 @@ from pydantic import BaseModel, ConfigDict
 from benchmaker.answer_checks import KeyCheck, get_checker, summarise
 from benchmaker.config import RunConfig, parse_config
 from benchmaker.errors import ConfigError
+from benchmaker.items import BenchmarkItem
 from benchmaker.store import RunStore, write_json_atomic
 
 STEP_PREFIX = "benchmaker-no-"
 
 
+SINGLE_PROGRAM = "benchmaker-single-program"
+"""The key policy before agreeing programs: one program decides, its value is written into the options on its
+word alone (when the base config repairs options at all), and drafts are not checked against the requirement."""
+
+
 def variant_config(base: RunConfig, variant: str) -> RunConfig:
     """``direct``, ``benchmaker``, ``benchmaker-no-<step>`` (one step switched off, for ablations;
-    ``benchmaker-no-program`` switches program-verified keys off), or ``benchmaker-repair`` (options
-    with no computed value get it written in, see ``benchmaker.program.repair_options``)."""
+    ``benchmaker-no-program`` switches program-verified keys off, ``benchmaker-no-checks`` the draft checks),
+    ``benchmaker-repair`` (options with no computed value get it written in when the generator's own value
+    confirms it, see ``benchmaker.program.repair_options``) or ``benchmaker-single-program`` (the old key
+    policy, side by side with the new one)."""
     data = base.model_dump(mode="json")
     if variant in ("direct", "benchmaker"):
         data["method"] = variant
     elif variant == f"{STEP_PREFIX}program":
         data["method"] = "benchmaker"
         data["benchmaker"]["program"]["mode"] = "off"
+    elif variant == f"{STEP_PREFIX}checks":
+        data["method"] = "benchmaker"
+        data["benchmaker"]["checks"] = {"single_question": False, "constraints": False}
     elif variant == "benchmaker-repair":
         data["method"] = "benchmaker"
-        data["benchmaker"]["program"]["repair_options"] = True
+        data["benchmaker"]["program"]["repair_options"] = "confirmed"
+    elif variant == SINGLE_PROGRAM:
+        data["method"] = "benchmaker"
+        program = data["benchmaker"]["program"]
+        program.update(programs=1, generator_value=False, temperature=0.0)
+        program["repair_options"] = "off" if program["repair_options"] == "off" else "unconfirmed"
+        data["benchmaker"]["checks"] = {"single_question": False, "constraints": False}
+        data["benchmaker"]["key_evidence"] = ["program+generator", "program+judge", "program"]
     elif variant.startswith(STEP_PREFIX):
         step = variant.removeprefix(STEP_PREFIX).replace("-", "_")
         steps = data["benchmaker"]["steps"]
         if step not in steps:
-            known = ", ".join([*steps, "program"])
+            known = ", ".join([*steps, "program", "checks"])
             raise ConfigError(f"unknown step {step!r} in variant {variant!r}; steps: {known}")
         data["method"] = "benchmaker"
         steps[step] = False
@@ -51,7 +69,8 @@ def variant_config(base: RunConfig, variant: str) -> RunConfig:
             steps["discrimination"] = False  # discrimination needs the solver's answers
     else:
         raise ConfigError(
-            f"unknown variant {variant!r}: use direct, benchmaker, benchmaker-repair or {STEP_PREFIX}<step>"
+            f"unknown variant {variant!r}: use direct, benchmaker, benchmaker-repair, {SINGLE_PROGRAM} "
+            f"or {STEP_PREFIX}<step>"
         )
     return parse_config(data, source=f"variant {variant}")
 
@@ -87,6 +106,10 @@ class MethodRow(BaseModel):
     rejected_key_check: dict[str, Any] | None = None
     """The checker on the questions the method turned down (their generator keys): how often the
     verification steps rejected a wrong key, and how often a right one."""
+    key_check_by_evidence: dict[str, dict[str, Any]] | None = None
+    """The checker's verdicts on the accepted items, per key evidence level: how far each level can be trusted."""
+    evidence: dict[str, int] = {}
+    """Accepted items per key evidence level."""
 
 
 def _per(value: float, count: int) -> float | None:
@@ -155,7 +178,18 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
         if checker is not None
         else None,
         rejected_key_check=summarise(rejected_checks) if checker is not None else None,
+        key_check_by_evidence={
+            level: summarise(c for item, c in zip(items, checks, strict=True) if _level(item) == level)
+            for level in sorted({_level(item) for item in items})
+        }
+        if checker is not None
+        else None,
+        evidence=dict(Counter(_level(item) for item in items)),
     )
+
+
+def _level(item: BenchmarkItem) -> str:
+    return str(item.metadata.get("key_evidence") or "unrecorded")
 
 
 class Comparison(BaseModel):
@@ -231,7 +265,21 @@ def markdown_table(comparison: Comparison) -> str:
             cells.append(f"{turned_down.get('wrong', 0)}/{turned_down.get('correct', 0) + turned_down.get('wrong', 0)}")
         lines.append("| " + " | ".join(cells) + " |")
     rejections = [f"- {row.label}: {row.rejections or 'none'}" for row in comparison.rows]
-    return "\n".join([*lines, "", "Rejections (stage:reason):", *rejections, ""])
+    evidence = [f"- {row.label}: {_by_level(row)}" for row in comparison.rows]
+    return "\n".join(
+        [*lines, "", "Rejections (stage:reason):", *rejections, "", "Key evidence of accepted items:", *evidence, ""]
+    )
+
+
+def _by_level(row: MethodRow) -> str:
+    if not row.evidence:
+        return "none"
+    parts = []
+    for level, count in sorted(row.evidence.items()):
+        check = (row.key_check_by_evidence or {}).get(level)
+        correct = f", {check['correct']}/{check['correct'] + check['wrong']} correct" if check else ""
+        parts.append(f"{level} {count}{correct}")
+    return "; ".join(parts)
 
 
 def comparison_figure(comparison: Comparison, path: Path) -> None:

@@ -124,22 +124,48 @@ class SandboxLimits(_Strict):
 
 
 class ProgramVerification(_Strict):
-    """Program-verified answer keys: for computable questions the generator also writes a program that
-    computes the answer from the question's givens; a sandbox runs it and the result must be an option."""
+    """Program-verified answer keys: for computable questions the generator also writes programs that
+    compute the answer from the question's givens; a sandbox runs them, and a value counts as computed
+    only when a strict majority of them agree on it. A key is kept only when that value and another
+    derivation (the generator's own worked value, or the judge) agree."""
 
     mode: Literal["auto", "on", "off"] = Field(
         default="auto", description="auto: demand analysis decides whether the answers are computable."
     )
+    programs: int = Field(
+        default=3,
+        ge=1,
+        le=9,
+        description="Programs sampled per draft, each from the question alone with its own seed; a value counts "
+        "as computed only when a strict majority of them agree on it (1: a single program decides, the old policy).",
+    )
+    early_stop: bool = Field(
+        default=True,
+        description="Ask for a bare majority of the programs first and for the rest only when those disagree "
+        "(the record says how many were skipped).",
+    )
+    on_split: Literal["reject", "discriminate"] = Field(
+        default="reject",
+        description="When no value has a majority of the programs: reject (programs_disagree), or let the judge "
+        "choose between the two options the programs point to most (the key is then judge-backed, not program-backed).",
+    )
     on_disagreement: Literal["discriminate", "reject"] = Field(
         default="discriminate",
-        description="When the program's result is another option than the key: the judge compares the key's "
-        "solution with the program's (kept only if it confirms the program's option), or reject outright. "
-        "With steps.discrimination off, a disagreement is always rejected.",
+        description="When the computed value is another option than the key and the generator's own value does not "
+        "back it: the judge compares the key's solution with the programs' (kept only if it confirms the computed "
+        "option twice), or reject outright. With steps.discrimination off, such a draft is always rejected.",
     )
-    repair_options: bool = Field(
-        default=False,
-        description="When no option equals the computed value: replace a distractor with it and key it "
-        "(the item is marked as repaired). Off: such items are rejected.",
+    generator_value: bool = Field(
+        default=True,
+        description="The generator also writes its own final value, apart from the option letter; it is the second "
+        "derivation a computed value must agree with before options are repaired or a slipped letter is corrected.",
+    )
+    repair_options: Literal["off", "confirmed", "unconfirmed"] = Field(
+        default="confirmed",
+        description="When no option equals the computed value: off = reject; confirmed = write the value in over a "
+        "distractor only when the generator's own final value equals it (it computed right and wrote the options "
+        "wrong), else reject program_unconfirmed; unconfirmed = write it in on the programs' word alone (the old "
+        "policy). An option equal to the generator's own value is never replaced.",
     )
     computability_votes: int = Field(
         default=5, ge=1, le=15, description="mode auto: samples of the computability question; the majority decides."
@@ -151,9 +177,48 @@ class ProgramVerification(_Strict):
         description="Times a failing program is sent back with its error to be fixed (sampled at temperature "
         ">= 0.8: a greedy model repeats its program).",
     )
-    temperature: float = Field(default=0.0, ge=0, le=2)
+    temperature: float = Field(
+        default=0.7,
+        ge=0,
+        le=2,
+        description="Sampling temperature of the programs; above 0 whenever programs > 1, or they are one program.",
+    )
     rel_tolerance: float = Field(default=1e-6, gt=0, lt=1, description="Relative tolerance of a numeric match.")
     limits: SandboxLimits = SandboxLimits()
+
+    @model_validator(mode="after")
+    def _independent_samples(self) -> ProgramVerification:
+        if self.programs > 1 and self.temperature == 0:
+            raise ValueError("programs > 1 needs temperature > 0: greedy samples are one program written k times")
+        return self
+
+
+KeyEvidence = Literal["program+generator", "program+judge", "program", "generator+solvers", "judge", "generator"]
+"""How an item's key is supported, strongest first:
+program+generator  a majority of programs computed the key's value, and the generator's key (letter, or its own
+                   final value when the letter slipped or the options were repaired) says the same;
+program+judge      a majority of programs computed the key's value and the judge confirmed it twice, against the
+                   generator's solution;
+program            the programs alone (options repaired with repair_options: unconfirmed);
+generator+solvers  the generator's key is the solvers' most frequent answer (no program ran);
+judge              the judge named the key twice in swapped orders (solver conflict, or split programs);
+generator          the generator's word alone (self test-taking off, or a conflict nobody resolved).
+Human review adds ``human``."""
+
+
+class DraftChecks(_Strict):
+    """Checks that every draft is what the requirement asked for, before the solvers are paid."""
+
+    single_question: bool = Field(
+        default=True,
+        description="Reject a question that asks for more than one thing (e.g. a quantity and which reagent is "
+        "limiting), first by its wording, then by a focused question to the judge.",
+    )
+    constraints: bool = Field(
+        default=True,
+        description="Reject a draft that breaks an explicit constraint of the requirement (found by demand analysis, "
+        "editable in attributes.yaml), or whose options do not answer what is asked (a focused question to the judge).",
+    )
 
 
 class BenchMakerSettings(_Strict):
@@ -183,6 +248,12 @@ class BenchMakerSettings(_Strict):
         default="all-MiniLM-L6-v2", min_length=1, description="A sentence-transformers model, or hashing (the fake)."
     )
     program: ProgramVerification = ProgramVerification()
+    checks: DraftChecks = DraftChecks()
+    key_evidence: Literal["auto"] | tuple[KeyEvidence, ...] = Field(
+        default="auto",
+        description="The evidence levels an accepted key may have; a draft whose key has another is rejected "
+        "(evidence_not_accepted). auto: program-backed levels only when keys are verified by program, else any.",
+    )
 
     @model_validator(mode="after")
     def _discrimination_needs_solver(self) -> BenchMakerSettings:

@@ -164,6 +164,10 @@ def finish_run(run: Run) -> dict[str, Any]:
             "mean": round(sum(labels) / len(labels), 3),
             "relabelled": sum(bool(item.metadata.get("relabelled")) for item in items),
         }
+    if items:
+        summary["key_evidence"] = dict(
+            Counter(str(item.metadata.get("key_evidence") or "unrecorded") for item in items)
+        )
     program = program_summary(items, session.rejections)
     if program is not None:
         summary["program_verification"] = program

@@ -26,8 +26,14 @@ def config(tmp_path, *, generator="scripted", judge="scripted", benchmaker=None,
         "models": {"generator": generator, "solver": "scripted", "judge": judge, "panel": ["scripted"]},
         "outputs_dir": str(tmp_path / "out"),
         "seed": 11,
-        # The paper's pipeline: program-verified keys (our addition) have tests of their own.
-        "benchmaker": {"embedder": "hashing", "references": 2, "program": {"mode": "off"}, **(benchmaker or {})},
+        # The paper's pipeline: program-verified keys and draft checks (our additions) have tests of their own.
+        "benchmaker": {
+            "embedder": "hashing",
+            "references": 2,
+            "program": {"mode": "off"},
+            "checks": {"single_question": False, "constraints": False},
+            **(benchmaker or {}),
+        },
     }
     data.update(overrides)
     return parse_config(data)

@@ -63,11 +63,17 @@ def general(*names):
 
 
 def test_demand_analysis_prompt_carries_the_requirement_and_reply_is_parsed():
-    reply = {"task": "Reaction mechanisms.", "question_content": "A named reaction.", "answer_choices": "Steps."}
+    reply = {
+        "task": "Reaction mechanisms.",
+        "question_content": "A named reaction.",
+        "answer_choices": "Steps.",
+        "constraints": [" First-year level only. ", "", "First-year level only."],
+    }
     model, provider = role({"benchmaker.demand_analysis": [json.dumps(reply)]})
     requirement = Requirement(description="Organic chemistry mechanisms, first year.", n_items=3, n_options=5)
     result = analyse_demand(model, PROMPTS, requirement, seed=1, max_repairs=0)
-    assert result == DemandAnalysis(**reply)
+    # Constraints are trimmed, blanks dropped, repeats kept once.
+    assert result == DemandAnalysis(**{**reply, "constraints": ["First-year level only."]})
     [request] = provider.requests
     assert request.prompt_id == "benchmaker.demand_analysis"
     text = user_text(request)
@@ -220,6 +226,7 @@ VARIABLES = {
     "task": "Multiply.",
     "question_content": "",
     "answer_choices": "",
+    "constraints": [],
     "general_attributes": {"Setting": "market"},
     "strategy": {"Steps": "three"},
     "references": ["What is 2 x 3?\nA. 6\nB. 5\nAnswer: A"],

@@ -72,6 +72,8 @@ def _print_summary(result: dict[str, Any]) -> None:
             f"difficulty labels (1 + 10 x solver error rate): mean {difficulty['mean']} over "
             f"{difficulty['labelled']} items; {difficulty['relabelled']} keys corrected by discrimination"
         )
+    if evidence := result.get("key_evidence"):
+        typer.echo("key evidence: " + ", ".join(f"{level} {count}" for level, count in sorted(evidence.items())))
     if program := result.get("program_verification"):
         rate = program["agreement_rate"]
         typer.echo(

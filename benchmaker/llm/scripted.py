@@ -77,6 +77,9 @@ def builtin_mcq(request: LLMRequest) -> str:
     properties = (request.response_schema or {}).get("properties", {})
     if "reasoning" in properties:
         reply["reasoning"] = reply.pop("explanation")
+    if "value" in properties:
+        reply["value"] = reply.pop("_value")
+    reply.pop("_value", None)
     if "analysis" in properties:
         reply = {"analysis": "Plan, draft, solve, distract, re-check.", **reply}
     return json.dumps(reply)
@@ -96,6 +99,7 @@ def _mcq_fields(request: LLMRequest) -> dict:
         "choices": [str(c) for c in choices],
         "explanation": f"{a} x {b} = {value}.",
         "answer": "ABCDEFGHIJ"[position],
+        "_value": str(value),
     }
 
 
@@ -128,6 +132,13 @@ BUILTIN_DEMAND = {
     "task": "Multiply two whole numbers.",
     "question_content": "A product of two two-digit numbers.",
     "answer_choices": "The product and nearby wrong products.",
+    "constraints": ["Both factors are two-digit whole numbers."],
+}
+BUILTIN_DRAFT_CHECK = {
+    "asks_for": "a product",
+    "several_things": False,
+    "choices_answer_it": True,
+    "broken_constraints": [],
 }
 
 
@@ -236,6 +247,8 @@ class ScriptedLLM:
             return builtin_discrimination(variant)
         if request.prompt_id == "benchmaker.write_program":
             return builtin_program(variant)
+        if request.prompt_id == "benchmaker.check_draft":
+            return json.dumps(BUILTIN_DRAFT_CHECK)
         if request.prompt_id.startswith("panel."):
             return builtin_answer(variant, self.script.skill)
         if request.prompt_id.startswith("judge."):

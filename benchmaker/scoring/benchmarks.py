@@ -99,7 +99,9 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
             choices=tuple(item.choices),
             answer_index=item.answer_index,
             difficulty=item.metadata.get("difficulty"),
-            explanation=item.metadata.get("explanation"),
+            # The solution that argues for the final key with options named by their text; runs made before it
+            # existed have only the generator's explanation, whose letters are those before shuffling.
+            explanation=item.metadata.get("solution") or item.metadata.get("explanation"),
             key_evidence=item.metadata.get("key_evidence"),
         )
         for item in store.items()

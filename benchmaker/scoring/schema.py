@@ -32,6 +32,7 @@ CHECKS = (
     "choices_only_baseline",
     "item_discrimination",
     "panel_separability",
+    "key_evidence",
     "program_evidence",
     "program_agreement",
 )
@@ -87,7 +88,9 @@ class ItemDiagnostics(_Model):
     embedding_2d: tuple[float, float] | None = None
     judge_faithfulness: float | None = None
     judge_alignment: float | None = None
-    key_evidence: str | None = Field(default=None, description="program, judge or generator (generated items).")
+    key_evidence: str | None = Field(
+        default=None, description="How the key is supported (generated items): a level of benchmaker.evidence.LEVELS."
+    )
 
 
 class BenchmarkQuality(_Model):

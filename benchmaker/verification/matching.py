@@ -319,6 +319,27 @@ def match_option(value: ProgramValue, choices: Sequence[str], *, rel_tol: float 
     return OptionMatch(index=indices[0] if len(indices) == 1 else None, matches=indices, how=how, detail=detail)
 
 
+def values_agree(a: ProgramValue, b: ProgramValue, *, rel_tol: float = 1e-6) -> bool:
+    """Whether two programs computed the same value: numbers within ``rel_tol`` of each other (no rounding
+    allowance: both are full-precision results), anything else by its normalised canonical text."""
+    try:
+        x, y = _program_number(a), _program_number(b)
+        if x is not None and y is not None and (a.kind in _NUMERIC_KINDS or b.kind in _NUMERIC_KINDS):
+            return abs(x - y) <= Fraction(rel_tol) * max(abs(x), abs(y))
+        if a.kind == "sequence" and b.kind == "sequence":
+            return len(a.items) == len(b.items) and all(
+                values_agree(p, q, rel_tol=rel_tol) for p, q in zip(a.items, b.items, strict=True)
+            )
+        return _norm(a.text) == _norm(b.text)
+    except Exception:  # noqa: BLE001 - generated values; a comparison that fails is a disagreement
+        return False
+
+
+def states_value(text: str, value: ProgramValue, *, rel_tol: float = 1e-6) -> bool:
+    """Whether a written answer ("18 mol", "1/4", "March 3, 2025") states ``value``, read as an option."""
+    return bool(text.strip()) and match_option(value, [text], rel_tol=rel_tol).index == 0
+
+
 _TO_SUPER = str.maketrans("0123456789-", _SUPERS + "⁻")
 
 
@@ -390,12 +411,18 @@ def _rewrite(value: ProgramValue, choices: list[str], others: list[int], rel_tol
 
 
 def repair_options(
-    value: ProgramValue, choices: Sequence[str], answer_index: int, *, rel_tol: float = 1e-6
+    value: ProgramValue,
+    choices: Sequence[str],
+    answer_index: int,
+    *,
+    rel_tol: float = 1e-6,
+    keep: Sequence[int] = (),
 ) -> Repair | None:
-    """Put the computed value in place of one distractor (never the keyed option), or None when it can't be
-    written so that it, and only it, matches. Pass match_option's rel_tol, if not the default."""
+    """Put the computed value in place of one distractor (never the keyed option, nor an option in ``keep``),
+    or None when it can't be written so that it, and only it, matches. Pass match_option's rel_tol, if not
+    the default."""
     texts = [str(choice) for choice in choices]
-    others = [i for i in range(len(texts)) if i != answer_index]
+    others = [i for i in range(len(texts)) if i != answer_index and i not in keep]
     if not others or not 0 <= answer_index < len(texts) or match_option(value, texts, rel_tol=rel_tol).how != "none":
         return None
     try:

@@ -13,16 +13,22 @@ PROMPT_ID = "benchmaker.demand_analysis"
 
 
 class DemandReply(BaseModel):
-    """The model's analysis: the three fields every later prompt reads."""
+    """The model's analysis: the fields every later prompt reads."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     task: str = Field(min_length=1)
     question_content: str
     answer_choices: str
+    constraints: list[str] = Field(max_length=12)
+    """Explicit constraints the requirement states (format, kinds of numbers, what a question must or must not
+    be): they bind every draft, and drafts are checked against them. Required in the reply, possibly empty."""
 
 
 class DemandAnalysis(DemandReply):
+    constraints: list[str] = Field(default_factory=list, max_length=12)
+    """As in the reply; an attributes file written before constraints existed has none."""
+
     computable: bool | None = None
     """Whether a short program can compute each answer from the question's givens, which turns on
     program-verified keys (None: not decided yet; see ``computability.py``). Editable in attributes.yaml."""
@@ -30,7 +36,7 @@ class DemandAnalysis(DemandReply):
 
 def unanalysed(requirement: Requirement) -> DemandAnalysis:
     """What later steps see when demand analysis is switched off: the requirement alone."""
-    return DemandAnalysis(task=requirement.description, question_content="", answer_choices="")
+    return DemandAnalysis(task=requirement.description, question_content="", answer_choices="", constraints=[])
 
 
 def analyse_demand(
@@ -52,4 +58,6 @@ def analyse_demand(
         sample_key="demand",
         max_repairs=max_repairs,
     )
-    return DemandAnalysis(**result.value.model_dump())
+    reply = result.value
+    constraints = [c.strip() for c in reply.constraints if c.strip()]
+    return DemandAnalysis(**{**reply.model_dump(), "constraints": list(dict.fromkeys(constraints))})

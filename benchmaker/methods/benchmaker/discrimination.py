@@ -9,6 +9,8 @@ option becomes the key.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -42,8 +44,36 @@ def verdict_model(n_options: int) -> type[BaseModel]:
     )
 
 
+# Where a solution names an option by its letter: "option B", "the answer is (C)", "(D)", "B) 12".
+_LETTER_REF = re.compile(
+    r"(?P<lead>\b(?i:options?|choices?|answers?(?:\s+is)?|answer\s*:|letter|select|choose|pick)\s*)"
+    r"\(?(?P<a>[A-J])\)?(?![\w'])"
+    r"|\((?P<b>[A-J])\)"
+    r"|^(?P<c>[A-J])[.)](?=\s)",
+    re.MULTILINE,
+)
+
+
+def letter_free(reasoning: str, choices: Sequence[str]) -> str:
+    """A solution that names options by their text instead of their letters, so that it still argues for
+    the same options after they are shuffled, repaired or relabelled ("option B" -> 'option "18 mol"')."""
+
+    def by_text(match: re.Match[str]) -> str:
+        letter = match["a"] or match["b"] or match["c"]
+        index = LETTERS.index(letter)
+        if index >= len(choices):
+            return match[0]
+        quoted = f'"{choices[index]}"'
+        if match["a"]:
+            return f"{match['lead']}{quoted}"
+        return f"({quoted})" if match["b"] else quoted
+
+    return _LETTER_REF.sub(by_text, reasoning.strip())
+
+
 def solution_text(reasoning: str, option: int, mcq: MCQ) -> str:
-    return f"{reasoning.strip()}\nThe answer is {LETTERS[option]}. {mcq.choices[option]}"
+    """A solution for the judge that argues for ``option`` in the order the judge sees the options."""
+    return f"{letter_free(reasoning, mcq.choices)}\nThe answer is {LETTERS[option]}. {mcq.choices[option]}"
 
 
 @dataclass

@@ -13,24 +13,21 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from benchmaker.config import LETTERS, RunConfig
+from benchmaker.config import RunConfig
 from benchmaker.embeddings import make_embedder
 from benchmaker.errors import LLMError, LLMFatalError, ParseError
-from benchmaker.items import MCQ, BenchmarkItem, Draft, Rejection
+from benchmaker.items import BenchmarkItem, Draft, Rejection
 from benchmaker.methods.base import GenerationContext, MethodSetupError, attempt_seed
 from benchmaker.methods.benchmaker import attributes as attr
-from benchmaker.methods.benchmaker.candidates import Candidate, generate_candidates, render_item
+from benchmaker.methods.benchmaker.candidates import generate_candidates, render_item
 from benchmaker.methods.benchmaker.computability import vote_computability
 from benchmaker.methods.benchmaker.demand import DemandAnalysis, analyse_demand, unanalysed
 from benchmaker.methods.benchmaker.diffusion import Candidate as ReferenceCandidate
 from benchmaker.methods.benchmaker.diffusion import choose_references
-from benchmaker.methods.benchmaker.discrimination import Discrimination, discriminate, solution_text
 from benchmaker.methods.benchmaker.diversity import NearDuplicateIndex, most_diverse
 from benchmaker.methods.benchmaker.plan import AttemptPlan, PlanBook
-from benchmaker.methods.benchmaker.program_check import ProgramEvidence, check_with_program
-from benchmaker.methods.benchmaker.self_test import take_test
 from benchmaker.methods.benchmaker.strategy import StrategyBank
-from benchmaker.verification.matching import repair_options
+from benchmaker.methods.benchmaker.verify import DraftVerifier
 
 ATTRIBUTES_FILE = "attributes.yaml"
 PROMPT_IDS = (
@@ -43,6 +40,7 @@ PROMPT_IDS = (
     "benchmaker.discriminate",
     "benchmaker.computability",
     "benchmaker.write_program",
+    "benchmaker.check_draft",
 )
 
 
@@ -53,8 +51,9 @@ class BenchMakerMethod:
 
     @staticmethod
     def required_roles(config: RunConfig) -> tuple[str, ...]:
-        steps = config.benchmaker.steps
-        return ("generator", *(["solver"] if steps.self_test else []), *(["judge"] if steps.discrimination else []))
+        steps, checks = config.benchmaker.steps, config.benchmaker.checks
+        judged = steps.discrimination or checks.single_question or checks.constraints
+        return ("generator", *(["solver"] if steps.self_test else []), *(["judge"] if judged else []))
 
     def __init__(self, context: GenerationContext) -> None:
         self.context = context
@@ -74,6 +73,7 @@ class BenchMakerMethod:
         """What went differently from the plan in the run-level steps (recorded in the manifest)."""
         self.program_verification = False
         """Whether keys are checked by program: decided in ``prepare`` from config and demand analysis."""
+        self.verifier: DraftVerifier | None = None
 
     def prompt_refs(self) -> dict[str, str]:
         return {pid: self.prompts.get(pid).ref for pid in PROMPT_IDS}
@@ -111,6 +111,7 @@ class BenchMakerMethod:
         if len(self.duplicates) == 0:
             self.duplicates.add([item.question for item in accepted])
         self.program_verification, decided_by = self._decide_program_verification(self.attributes.demand)
+        self.verifier = DraftVerifier(self.context, self.attributes.demand, self.program_verification)
         if store is not None:
             store.update_stage("program_verification", enabled=self.program_verification, decided_by=decided_by)
 
@@ -257,6 +258,7 @@ class BenchMakerMethod:
                 "task": demand.task if steps.demand_analysis else "",
                 "question_content": demand.question_content,
                 "answer_choices": demand.answer_choices,
+                "constraints": demand.constraints,
                 "general_attributes": plan.general,
                 "strategy": plan.strategy,
                 "references": references,
@@ -268,6 +270,7 @@ class BenchMakerMethod:
             seed=attempt_seed(config.seed, attempt, "generate"),
             sample_key=f"seed={config.seed}|attempt={attempt}",
             attempt=attempt,
+            value=self.program_verification and settings.program.generator_value,
         )
         if not candidates:
             return Rejection(
@@ -301,189 +304,8 @@ class BenchMakerMethod:
                 "entropy_bits": [round(e, 4) for e in entropy],
             },
         }
-        return self._verify(attempt, chosen, metadata)
-
-    def _verify(self, attempt: int, chosen: Candidate, metadata: dict[str, Any]) -> Draft | Rejection:
-        """The key checked by program (computable requirements), self test-taking, then discrimination
-        when the solvers disagree with a key no program has verified."""
-        config, settings, steps = self.config, self.settings, self.steps
-        mcq = chosen.mcq
-        option_fields: dict[str, list[int | None]] = {"generator_key": [mcq.answer_index]}
-        key_evidence = "generator"
-        if self.program_verification:
-            checked = self._check_key_by_program(attempt, chosen, metadata, option_fields)
-            if isinstance(checked, Rejection):
-                return checked
-            mcq, key_evidence = checked, "program"
-        key = mcq.answer_index
-        metadata["key_evidence"] = key_evidence
-        if not steps.self_test:
-            return Draft(
-                attempt=attempt, mcq=mcq, metadata={**metadata, "difficulty": None}, option_fields=option_fields
-            )
-        solver = self.models["solver"]
-        test = take_test(
-            solver,
-            self.prompts,
-            mcq,
-            samples=settings.solver_samples,
-            temperature=settings.solver_temperature,
-            seed=attempt_seed(config.seed, attempt, "solve"),
-            sample_key=f"seed={config.seed}|attempt={attempt}|solve",
-            attempt=attempt,
-        )
-        if test.parsed == 0:
-            return Rejection(
-                attempt=attempt,
-                stage="self_test",
-                reason="solver_unparsable",
-                detail=f"none of {settings.solver_samples} solver replies gave a valid letter",
-                draft=mcq,
-            )
-        option_fields["solver_answers"] = list(test.votes)
-        metadata.update(
-            solver=solver.spec.model,
-            solver_parsed=test.parsed,
-            conflict=test.conflicts_with(key, settings.discrimination_trigger),
-        )
-        if metadata["conflict"] and steps.discrimination and key_evidence == "generator":
-            rival = test.rival(key)
-            assert rival is not None  # a conflict means some solver chose another option
-            verdict = self._judge(
-                attempt,
-                mcq,
-                solution_text(chosen.reasoning, key, mcq),
-                solution_text(test.reasoning_for(rival), rival, mcq),
-                "discriminate",
-                metadata,
-            )
-            metadata.update(judge=self.models["judge"].spec.model, discrimination=verdict.verdicts)
-            option_fields["judge_labels"] = verdict.named
-            if not verdict.accepted:
-                return Rejection(
-                    attempt=attempt, stage="discrimination", reason=verdict.reason, detail=verdict.detail, draft=mcq
-                )
-            assert verdict.label is not None
-            key = verdict.label
-            mcq = MCQ(question=mcq.question, choices=mcq.choices, answer_index=key)
-            metadata["key_evidence"] = "judge"
-        metadata.update(
-            relabelled=key != chosen.mcq.answer_index,
-            solver_accuracy=round(test.accuracy(key) or 0.0, 4),
-            difficulty=test.difficulty(key),
-        )
-        return Draft(attempt=attempt, mcq=mcq, metadata=metadata, option_fields=option_fields)
-
-    def _check_key_by_program(
-        self, attempt: int, chosen: Candidate, metadata: dict[str, Any], option_fields: dict[str, list[int | None]]
-    ) -> MCQ | Rejection:
-        """The key a program backs, or why there is none. A program that agrees keeps the key; one that
-        names another option sends the item to the judge, which must confirm the program's option; one
-        that matches no option rejects the item, unless options may be repaired."""
-        config, program = self.config, self.settings.program
-        mcq, key = chosen.mcq, chosen.mcq.answer_index
-        evidence = check_with_program(
-            self.models["generator"],
-            self.prompts,
-            mcq,
-            settings=program,
-            seed=attempt_seed(config.seed, attempt, "program"),
-            sample_key=f"seed={config.seed}|attempt={attempt}|program",
-            attempt=attempt,
-            max_repairs=config.generation.max_repairs,
-        )
-        metadata["prompts"]["benchmaker.write_program"] = self.prompts.get("benchmaker.write_program").ref
-        record: dict[str, Any] = {**evidence.record(), "outcome": evidence.outcome(key)}
-
-        def reject(reason: str, detail: str) -> Rejection:
-            return Rejection(
-                attempt=attempt, stage="program", reason=reason, detail=detail[:500], draft=mcq,
-                evidence={"program": record},
-            )  # fmt: skip
-
-        if evidence.failure:
-            return reject(evidence.failure, evidence.detail)
-        match, outcome = evidence.match, record["outcome"]
-        assert match is not None and evidence.run is not None and evidence.run.value is not None
-        if outcome == "agree":
-            checked = mcq
-        elif outcome == "disagree":
-            assert match.index is not None
-            judged = self._judge_program_disagreement(
-                attempt, chosen, evidence, match.index, record, option_fields, metadata
-            )
-            if isinstance(judged, tuple):
-                return reject(*judged)
-            checked = judged
-        elif outcome == "ambiguous":
-            return reject("program_ambiguous_match", match.detail)
-        else:
-            repair = None
-            if program.repair_options:
-                repair = repair_options(evidence.run.value, mcq.choices, key, rel_tol=program.rel_tolerance)
-            if repair is None:
-                why = " (and it cannot be written in as an option)" if program.repair_options else ""
-                return reject("program_no_matching_option", match.detail + why)
-            checked = MCQ(question=mcq.question, choices=repair.choices, answer_index=repair.answer_index)
-            record["repair"] = repair.model_dump(mode="json")
-            option_fields["repaired_option"] = [repair.replaced_index]
-        option_fields["program_option"] = [checked.answer_index]
-        metadata["program"] = record
-        metadata["options_repaired"] = "repair" in record
-        return checked
-
-    def _judge_program_disagreement(
-        self,
-        attempt: int,
-        chosen: Candidate,
-        evidence: ProgramEvidence,
-        program_option: int,
-        record: dict[str, Any],
-        option_fields: dict[str, list[int | None]],
-        metadata: dict[str, Any],
-    ) -> MCQ | tuple[str, str]:
-        """The item keyed with the program's option when the judge confirms it; else (reason, detail)."""
-        settings = self.settings
-        mcq, key = chosen.mcq, chosen.mcq.answer_index
-        disagreement = f"the program gives {LETTERS[program_option]}, the key is {LETTERS[key]}"
-        if settings.program.on_disagreement == "reject" or not self.steps.discrimination:
-            assert evidence.match is not None
-            return "program_disagrees", f"{disagreement}: {evidence.match.detail}"
-        verdict = self._judge(
-            attempt,
-            mcq,
-            solution_text(chosen.reasoning, key, mcq),
-            evidence.solution(mcq),
-            "discriminate-program",
-            metadata,
-        )
-        record.update(judge=self.models["judge"].spec.model, discrimination=verdict.verdicts)
-        option_fields["judge_labels"] = verdict.named
-        if not verdict.accepted:
-            return verdict.reason, f"{disagreement}; {verdict.detail}"
-        if verdict.label != program_option:
-            assert verdict.label is not None
-            return "judge_contradicts_program", f"{disagreement}; the judge named {LETTERS[verdict.label]} twice"
-        return MCQ(question=mcq.question, choices=mcq.choices, answer_index=program_option)
-
-    def _judge(
-        self, attempt: int, mcq: MCQ, key_solution: str, rival_solution: str, tag: str, metadata: dict[str, Any]
-    ) -> Discrimination:
-        """Contrastive discrimination of the key's solution against a rival one, in both orders."""
-        config = self.config
-        metadata["prompts"]["benchmaker.discriminate"] = self.prompts.get("benchmaker.discriminate").ref
-        return discriminate(
-            self.models["judge"],
-            self.prompts,
-            mcq,
-            key_solution=key_solution,
-            rival_solution=rival_solution,
-            temperature=self.settings.judge_temperature,
-            seed=attempt_seed(config.seed, attempt, tag),
-            sample_key=f"seed={config.seed}|attempt={attempt}|{tag}",
-            attempt=attempt,
-            max_repairs=config.generation.max_repairs,
-        )
+        assert self.verifier is not None
+        return self.verifier.verify(attempt, chosen, metadata)
 
     # -- at record time ---------------------------------------------------------------------------------
 
