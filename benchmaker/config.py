@@ -19,7 +19,7 @@ SCRIPTED_MODEL = "scripted"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True)
 
 
 class Requirement(_Strict):
@@ -38,15 +38,21 @@ class ModelSpec(_Strict):
     (the deterministic fake), or any litellm model string such as ``openai/gpt-4o-mini``.
     """
 
-    model: str = Field(min_length=1)
-    api_base: str | None = None
+    model: str = Field(min_length=1, description="local, scripted[:file.yaml], or a litellm model string.")
+    api_base: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server (no credentials).")
     api_key_env: str | None = Field(
         default=None, description="Name of the environment variable holding the key (never the key)."
     )
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=700, gt=0)
-    timeout_s: float = Field(default=300, gt=0)
-    response_format: Literal["auto", "json_schema", "json_object_schema", "json_object", "none"] = "auto"
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="Overrides the temperature each step asks for (null: the step's own)."
+    )
+    max_tokens: int | None = Field(default=700, gt=0, description="Reply-length cap per completion.")
+    timeout_s: float = Field(default=300, gt=0, description="Seconds before a call is abandoned (then retried).")
+    response_format: Literal["auto", "json_schema", "json_object_schema", "json_object", "none"] = Field(
+        default="auto",
+        description="How the reply's JSON shape is asked for; auto picks what the provider supports "
+        "(llama.cpp: json_object with the schema).",
+    )
     extra: dict[str, Any] = Field(default_factory=dict, description="Extra litellm completion kwargs.")
 
     @model_validator(mode="before")
@@ -84,19 +90,23 @@ class ModelRoles(_Strict):
 class GenerationSettings(_Strict):
     """Bounds on the generation loop."""
 
-    max_attempts_per_item: int = Field(default=3, ge=1, le=20)
+    max_attempts_per_item: int = Field(
+        default=3, ge=1, le=20, description="The run stops after n_items x this many attempts."
+    )
     max_rejection_ratio: float = Field(
         default=0.9, gt=0, le=1, description="Stop once rejected/attempted exceeds this ..."
     )
     min_attempts_for_ratio: int = Field(default=8, ge=1, description="... after at least this many.")
     max_repairs: int = Field(default=2, ge=0, le=5, description="Re-asks when a reply fails its schema.")
-    temperature: float = Field(default=1.0, ge=0, le=2)
+    temperature: float = Field(default=1.0, ge=0, le=2, description="The generator's sampling temperature.")
 
 
 class BenchMakerSteps(_Strict):
     """Each step of the BenchMaker method, switchable for ablations."""
 
-    demand_analysis: bool = True
+    demand_analysis: bool = Field(
+        default=True, description="The requirement restated as task, content, choices, constraints."
+    )
     attributes: bool = Field(default=True, description="AttrPrompt: sampled general attribute values.")
     strategy_guidance: bool = Field(default=True, description="Difficulty strategies, harder as the run goes on.")
     stepwise: bool = Field(default=True, description="The staged self-correcting generation prompt.")
@@ -226,16 +236,18 @@ class BenchMakerSettings(_Strict):
 
     steps: BenchMakerSteps = BenchMakerSteps()
     attribute_proposals: int = Field(default=5, ge=1, le=20, description="Independent AttrPrompt proposals.")
-    min_general_attributes: int = Field(default=8, ge=1, le=30)
-    min_difficulty_attributes: int = Field(default=6, ge=1, le=20)
+    min_general_attributes: int = Field(default=8, ge=1, le=30, description="AttrPrompt keeps at least this many.")
+    min_difficulty_attributes: int = Field(
+        default=6, ge=1, le=20, description="Difficulty attributes (levels with coefficients 1-10) for the strategy."
+    )
     attributes_file: Path | None = Field(
         default=None, description="An attributes.yaml from an earlier run (possibly edited): skips AttrPrompt."
     )
     candidates: int = Field(default=5, ge=1, le=16, description="Candidates per attempt (the provider's n).")
     references: int = Field(default=8, ge=1, le=32, description="Diffusion references per attempt (pool 2x).")
     solver_samples: int = Field(default=10, ge=1, le=64, description="Self test-taking answers per item.")
-    solver_temperature: float = Field(default=1.0, ge=0, le=2)
-    judge_temperature: float = Field(default=0.0, ge=0, le=2)
+    solver_temperature: float = Field(default=1.0, ge=0, le=2, description="Self test-taking samples' temperature.")
+    judge_temperature: float = Field(default=0.0, ge=0, le=2, description="The contrastive judge's temperature.")
     discrimination_trigger: Literal["majority", "any"] = Field(
         default="majority",
         description="When the judge is called: the solvers' majority is not the key (the paper), "
@@ -263,16 +275,20 @@ class BenchMakerSettings(_Strict):
 
 
 class LLMSettings(_Strict):
+    """Calls to the models: retries and the response cache."""
+
     max_retries: int = Field(default=4, ge=0, le=10, description="Retries on transient errors only.")
-    max_backoff_s: float = Field(default=60, gt=0)
-    cache: bool = True
+    max_backoff_s: float = Field(
+        default=60, gt=0, description="Longest wait between retries (Retry-After is honoured)."
+    )
+    cache: bool = Field(default=True, description="Answer repeated requests from the run's response cache.")
 
 
 class Budget(_Strict):
     """Hard caps; a run that reaches one stops cleanly and can be resumed with a larger budget."""
 
-    max_calls: int | None = Field(default=None, gt=0)
-    max_usd: float | None = Field(default=None, gt=0)
+    max_calls: int | None = Field(default=None, gt=0, description="Real (uncached) calls, across resumes.")
+    max_usd: float | None = Field(default=None, gt=0, description="Dollars by litellm's price map, across resumes.")
 
 
 class RunConfig(_Strict):
@@ -280,14 +296,18 @@ class RunConfig(_Strict):
 
     requirement: Requirement
     models: ModelRoles = ModelRoles()
-    method: Literal["benchmaker", "direct"] = "benchmaker"
+    method: Literal["benchmaker", "direct"] = Field(
+        default="benchmaker", description="benchmaker (the full method) or direct (the paper's baseline)."
+    )
     benchmaker: BenchMakerSettings = BenchMakerSettings()
     generation: GenerationSettings = GenerationSettings()
     llm: LLMSettings = LLMSettings()
     budget: Budget = Budget()
-    concurrency: int = Field(default=1, ge=1, le=64)
-    seed: int = 0
-    outputs_dir: Path = Path("outputs")
+    concurrency: int = Field(
+        default=1, ge=1, le=64, description="Attempts in parallel (keep 1 for local: its server is serial)."
+    )
+    seed: int = Field(default=0, description="Part of every sampled request: change it for fresh items.")
+    outputs_dir: Path = Field(default=Path("outputs"), description="Where runs, scores and the cache are written.")
 
     @field_validator("outputs_dir")
     @classmethod

@@ -231,3 +231,15 @@ def compare(
 
     typer.echo(markdown_table(Comparison.model_validate(result["comparison"])))
     typer.echo(result["directory"])
+
+
+@app.command("config-schema")
+def config_schema(
+    json_schema: Annotated[
+        bool, typer.Option("--json", help="The JSON Schema instead of the Markdown reference.")
+    ] = False,
+) -> None:
+    """Print the configuration reference (every key, type, default, limit and meaning); docs/config.md is this."""
+    from benchmaker.config_doc import config_json_schema, config_reference
+
+    typer.echo(config_json_schema() if json_schema else config_reference(), nl=False)
