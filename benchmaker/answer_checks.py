@@ -27,6 +27,8 @@ _EXPRESSION = re.compile(r"[\d(][\d\s+\-*/×÷().]*[\d)]")
 # "3 x 4" is a product, "2x + 3" is algebra: x counts as a sign only between numbers.
 _TIMES_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[\d(])")
 _NUMBER = re.compile(r"^\s*[-−]?\d+(?:\.\d+)?\s*$")
+# A fraction answer: "19/12", "-1/4", a mixed number "1 7/12".
+_FRACTION = re.compile(r"^\s*(?P<sign>[-−])?\s*(?:(?P<whole>\d+)\s+)?(?P<num>\d+)\s*/\s*(?P<den>[1-9]\d*)\s*$")
 _OPERATORS: dict[type, Callable[[Fraction, Fraction], Fraction]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -94,8 +96,15 @@ def find_expression(question: str) -> str | None:
 
 
 def _number(text: str) -> Fraction | None:
+    """A choice that is one number, decimal or fraction (mixed numbers too); None for anything else."""
     cleaned = text.replace("−", "-").replace(",", "")
-    return Fraction(cleaned.strip()) if _NUMBER.match(cleaned) else None
+    if _NUMBER.match(cleaned):
+        return Fraction(cleaned.strip())
+    fraction = _FRACTION.match(cleaned)
+    if fraction is None:
+        return None
+    value = int(fraction["whole"] or 0) + Fraction(int(fraction["num"]), int(fraction["den"]))
+    return -value if fraction["sign"] else value
 
 
 def check_arithmetic(question: str, choices: list[str], answer_index: int) -> KeyCheck:

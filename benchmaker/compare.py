@@ -36,8 +36,9 @@ def variant_config(base: RunConfig, variant: str) -> RunConfig:
     """``direct``, ``benchmaker``, ``benchmaker-no-<step>`` (one step switched off, for ablations;
     ``benchmaker-no-program`` switches program-verified keys off, ``benchmaker-no-checks`` the draft checks),
     ``benchmaker-repair`` (options with no computed value get it written in when the generator's own value
-    confirms it, see ``benchmaker.program.repair_options``) or ``benchmaker-single-program`` (the old key
-    policy, side by side with the new one)."""
+    confirms it, see ``benchmaker.program.repair_options``), ``benchmaker-value-first`` (choices built around
+    the programs' value, ``benchmaker.program.order``) or ``benchmaker-single-program`` (the old key policy,
+    side by side with the new one)."""
     data = base.model_dump(mode="json")
     if variant in ("direct", "benchmaker"):
         data["method"] = variant
@@ -47,6 +48,9 @@ def variant_config(base: RunConfig, variant: str) -> RunConfig:
     elif variant == f"{STEP_PREFIX}checks":
         data["method"] = "benchmaker"
         data["benchmaker"]["checks"] = {"single_question": False, "constraints": False}
+    elif variant == "benchmaker-value-first":
+        data["method"] = "benchmaker"
+        data["benchmaker"]["program"]["order"] = "value_first"
     elif variant == "benchmaker-repair":
         data["method"] = "benchmaker"
         data["benchmaker"]["program"]["repair_options"] = "confirmed"
@@ -69,8 +73,8 @@ def variant_config(base: RunConfig, variant: str) -> RunConfig:
             steps["discrimination"] = False  # discrimination needs the solver's answers
     else:
         raise ConfigError(
-            f"unknown variant {variant!r}: use direct, benchmaker, benchmaker-repair, {SINGLE_PROGRAM} "
-            f"or {STEP_PREFIX}<step>"
+            f"unknown variant {variant!r}: use direct, benchmaker, benchmaker-repair, benchmaker-value-first, "
+            f"{SINGLE_PROGRAM} or {STEP_PREFIX}<step>"
         )
     return parse_config(data, source=f"variant {variant}")
 

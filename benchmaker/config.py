@@ -142,6 +142,13 @@ class ProgramVerification(_Strict):
     mode: Literal["auto", "on", "off"] = Field(
         default="auto", description="auto: demand analysis decides whether the answers are computable."
     )
+    order: Literal["options_first", "value_first"] = Field(
+        default="options_first",
+        description="options_first: the generator writes the question with its choices, then programs check the "
+        "key (the paper's order). value_first: the generator writes the question and its own value, programs "
+        "compute the value, and the choices are built around the value they agree on (distractors from typical "
+        "mistakes); the generator's value, or else the solvers' majority, must confirm it.",
+    )
     programs: int = Field(
         default=3,
         ge=1,
@@ -203,12 +210,16 @@ class ProgramVerification(_Strict):
         return self
 
 
-KeyEvidence = Literal["program+generator", "program+judge", "program", "generator+solvers", "judge", "generator"]
+KeyEvidence = Literal[
+    "program+generator", "program+judge", "program+solvers", "program", "generator+solvers", "judge", "generator"
+]
 """How an item's key is supported, strongest first:
 program+generator  a majority of programs computed the key's value, and the generator's key (letter, or its own
                    final value when the letter slipped or the options were repaired) says the same;
 program+judge      a majority of programs computed the key's value and the judge confirmed it twice, against the
                    generator's solution;
+program+solvers    (order value_first) choices built around the programs' majority value, which the solvers'
+                   majority then chose (the generator's own value differed);
 program            the programs alone (options repaired with repair_options: unconfirmed);
 generator+solvers  the generator's key is the solvers' most frequent answer (no program ran);
 judge              the judge named the key twice in swapped orders (solver conflict, or split programs);

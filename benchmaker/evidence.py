@@ -11,7 +11,7 @@ from typing import get_args
 from benchmaker.config import KeyEvidence
 
 LEVELS: tuple[str, ...] = (*get_args(KeyEvidence), "human")
-PROGRAM_BACKED: tuple[str, ...] = ("program+generator", "program+judge")
+PROGRAM_BACKED: tuple[str, ...] = ("program+generator", "program+judge", "program+solvers")
 """The default accepted levels when keys are verified by program: a majority of programs and one more
 derivation agree. ``program`` alone (unconfirmed repair) is program-computed but not accepted by default."""
 

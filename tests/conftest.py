@@ -40,6 +40,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if any(marker in item.keywords for marker in ("prefect", "browser", "local_model")):
             item.add_marker(pytest.mark.slow)
+    # The local-model test is the longest by far: first in line, so that under pytest-xdist the other
+    # worker runs the rest of the suite beside it instead of after it.
+    items.sort(key=lambda item: "local_model" not in item.keywords)
     if _local_model_installed() or os.environ.get("BENCHMAKER_REQUIRE_LOCAL_MODEL") == "1":
         return
     skip = pytest.mark.skip(reason="the [local] extra (llama-cpp-python + model parts) is not installed")

@@ -55,6 +55,20 @@ def test_what_the_checker_cannot_read_is_unchecked_not_guessed(question, choices
     assert check.status == "unchecked" and why in check.detail
 
 
+@pytest.mark.parametrize(
+    ("question", "choices", "key", "status"),
+    [
+        ("What is 3/4 + 5/6?", ["19/12", "8/10", "1 7/12 ", "2"], 0, "correct"),
+        ("What is 3/4 + 5/6?", ["8/10", "1 7/12", "2", "15/24"], 1, "correct"),  # a mixed number
+        ("What is 1/2 - 5/6?", ["1/3", "-1/3", "−2/6", "4/6"], 0, "wrong"),
+        ("What is 1/2 - 5/6?", ["1/3", "-1/3", "2/3", "4/6"], 1, "correct"),
+        ("What is 2/3 + 1/3?", ["1", "3/6", "2/9", "1/3"], 0, "correct"),
+    ],
+)
+def test_fraction_answers_are_compared_by_value(question, choices, key, status):
+    assert check_arithmetic(question, choices, key).status == status
+
+
 def test_summary_shares_are_over_checked_keys_only():
     checks = [
         check_arithmetic("What is 1 + 1?", ["2", "3"], 0),

@@ -490,3 +490,64 @@ def test_compare_variants_switch_programs_checks_and_the_key_policy(tmp_path):
     assert (old.program.programs, old.program.generator_value, old.program.temperature) == (1, False, 0.0)
     assert old.program.repair_options == "unconfirmed" and "program" in old.key_evidence
     assert not old.checks.single_question
+
+
+# -- value first: agreement by construction -------------------------------------------------------------
+
+
+def stem(text="What is 12 multiplied by 10?", value="120", reasoning="12 x 10 = 120."):
+    return json.dumps({"analysis": "Plan.", "question": text, "reasoning": reasoning, "value": value})
+
+
+VALUE_FIRST = {"program": {"order": "value_first"}}
+
+
+def test_value_first_builds_the_choices_around_the_programs_value(tmp_path):
+    run = start_run(config(tmp_path, n_items=2, benchmaker=VALUE_FIRST))
+    summary = drive(run)
+    assert summary["accepted"] == 2 and summary["rejected"] == 0
+    for item in run.store.items():
+        meta = item.metadata
+        a, b = item.question.removeprefix("What is ").removesuffix("?").split(" multiplied by ")
+        assert item.choices[item.answer_index] == str(int(a) * int(b)) and meta["key_evidence"] == "program+generator"
+        assert meta["program"]["outcome"] == "built" and meta["program"]["generator_value_agrees"] is True
+    generate = requests_for(run, "generator", "benchmaker.generate")[0]
+    assert '"choices"' not in json.dumps(generate.response_schema)  # a stem: no choices written
+    (distractors, *_) = requests_for(run, "generator", "benchmaker.distractors")
+    assert "Correct answer: " in user_text(distractors) and "Write 3 wrong answers" in user_text(distractors)
+
+
+def test_value_first_without_the_generators_value_needs_the_solvers_majority(tmp_path):
+    wrong_value = stem(value="130")
+    generator = script(tmp_path, {"benchmaker.generate": [wrong_value]}, "g")
+    run = start_run(config(tmp_path, n_items=1, generator=generator, benchmaker=VALUE_FIRST))
+    drive(run)
+    (item,) = run.store.items()  # the fake solvers know multiplication: they choose the computed value
+    assert item.metadata["key_evidence"] == "program+solvers" and item.choices[item.answer_index] == "120"
+    assert "A program computed the answer" in item.metadata["solution"]
+
+    generator = script(tmp_path, {"benchmaker.generate": [wrong_value] * 2}, "g2")
+    guessing = json.dumps({"reasoning": "Guess.", "answer": "D"})
+    solver = script(tmp_path, {"benchmaker.solve": [guessing] * 6}, "s")
+    unconfirmed = start_run(
+        config(tmp_path / "u", n_items=1, generator=generator, solver=solver, benchmaker=VALUE_FIRST)
+    )
+    drive(unconfirmed)
+    reasons = {(r.stage, r.reason) for r in unconfirmed.store.rejections()}
+    assert ("self_test", "program_unconfirmed") in reasons
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (json.dumps({"distractors": ["130", "120", "140"]}), "distractors_invalid"),  # states the value
+        (json.dumps({"distractors": ["130", "130", "140"]}), "distractors_invalid"),  # repeats
+        (json.dumps({"distractors": ["130"]}), "distractors_invalid"),  # too few
+        ("not json", "distractors_unparsable"),
+    ],
+)
+def test_value_first_turns_down_distractors_that_cannot_be_used(tmp_path, reply, reason):
+    generator = script(tmp_path, {"benchmaker.generate": [stem()] * 2, "benchmaker.distractors": [reply] * 9}, "g")
+    run = start_run(config(tmp_path, n_items=1, generator=generator, benchmaker=VALUE_FIRST))
+    drive(run)
+    assert {r.reason for r in run.store.rejections()} == {reason}

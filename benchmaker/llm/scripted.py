@@ -80,6 +80,9 @@ def builtin_mcq(request: LLMRequest) -> str:
     if "value" in properties:
         reply["value"] = reply.pop("_value")
     reply.pop("_value", None)
+    if properties and "choices" not in properties:  # a stem: its choices are built later
+        reply.pop("choices")
+        reply.pop("answer")
     if "analysis" in properties:
         reply = {"analysis": "Plan, draft, solve, distract, re-check.", **reply}
     return json.dumps(reply)
@@ -184,6 +187,15 @@ def builtin_program(request: LLMRequest) -> str:
     return json.dumps({"program": f"a = {product.group(1)}\nb = {product.group(2)}\nanswer = a * b"})
 
 
+def builtin_distractors(request: LLMRequest) -> str:
+    """Wrong answers near the correct one the prompt states (a whole number), as many as it asks for."""
+    text = _user_text(request)
+    correct = re.search(r"Correct answer: (-?\d+)", text)
+    count = re.search(r"Write (\d+) wrong answers", text)
+    base, n = (int(correct.group(1)) if correct else 100), (int(count.group(1)) if count else 3)
+    return json.dumps({"distractors": [str(base + 10 * (k + 1)) for k in range(n)]})
+
+
 def builtin_discrimination(request: LLMRequest) -> str:
     """A contrastive judge that knows multiplication: score 2 and the true option, else a flaw."""
     key = _known_key(_user_text(request))
@@ -249,6 +261,8 @@ class ScriptedLLM:
             return builtin_program(variant)
         if request.prompt_id == "benchmaker.check_draft":
             return json.dumps(BUILTIN_DRAFT_CHECK)
+        if request.prompt_id == "benchmaker.distractors":
+            return builtin_distractors(request)
         if request.prompt_id.startswith("panel."):
             return builtin_answer(variant, self.script.skill)
         if request.prompt_id.startswith("judge."):

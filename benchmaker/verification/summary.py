@@ -10,8 +10,12 @@ from typing import Any
 from benchmaker.evidence import is_program_backed
 from benchmaker.items import BenchmarkItem, Rejection
 
-OUTCOMES = ("agree", "letter_slip", "disagree", "repaired", "no_match", "unconfirmed", "ambiguous", "split", "failed")
-"""The decision table's rows (``key_decision.py``); split and failed: no value had a majority."""
+OUTCOMES = (
+    "agree", "letter_slip", "disagree", "repaired", "no_match", "unconfirmed", "ambiguous", "split", "failed",
+    "built", "no_distractors",
+)  # fmt: skip
+"""The decision table's rows (``key_decision.py``); split and failed: no value had a majority; built and
+no_distractors: order value_first (``value_first.py``)."""
 
 
 def program_summary(items: Sequence[BenchmarkItem], rejections: Iterable[Rejection]) -> dict[str, Any] | None:

@@ -23,20 +23,23 @@ class _CandidateBase(BaseModel):
 
 
 @cache
-def candidate_reply_model(n_options: int, stepwise: bool, value: bool = False) -> type[BaseModel]:
+def candidate_reply_model(n_options: int, stepwise: bool, value: bool = False, stem: bool = False) -> type[BaseModel]:
     """Field order is the order of work: analysis (stepwise only), question, solution, the final value
     (computable requirements: the generator's own result, written before the choices are built around it),
-    choices, key."""
+    choices, key. A stem (``program.order: value_first``) stops at the value: its choices are built later,
+    around the value the programs agree on."""
     fields: dict[str, Any] = {}
     if stepwise:
         fields["analysis"] = (str, Field(min_length=1))
     fields["question"] = (str, Field(min_length=1))
     fields["reasoning"] = (str, Field(min_length=1))
-    if value:
+    if value or stem:
         fields["value"] = (str, Field(min_length=1))
-    fields["choices"] = (list[str], Field(min_length=n_options, max_length=n_options))
-    fields["answer"] = (str, Field(pattern=f"^[{LETTERS[:n_options]}]$"))
-    name = f"Candidate{n_options}{'Stepwise' if stepwise else ''}{'Value' if value else ''}"
+    if not stem:
+        fields["choices"] = (list[str], Field(min_length=n_options, max_length=n_options))
+        fields["answer"] = (str, Field(pattern=f"^[{LETTERS[:n_options]}]$"))
+    shape = "Stem" if stem else "Value" if value else ""
+    name = f"Candidate{n_options}{'Stepwise' if stepwise else ''}{shape}"
     return create_model(name, __base__=_CandidateBase, **fields)
 
 
@@ -44,11 +47,19 @@ def candidate_reply_model(n_options: int, stepwise: bool, value: bool = False) -
 class Candidate:
     index: int
     """Which of the n completions it came from."""
-    mcq: MCQ
+    question: str
+    mcq: MCQ | None
+    """The question with its choices and key; None for a stem, whose choices are built later."""
     reasoning: str
     analysis: str = ""
     value: str = ""
     """The generator's own final value (computable requirements), written apart from the option letter."""
+
+    def rendered(self) -> str:
+        """How the candidate is measured against the references (diversity)."""
+        if self.mcq is None:
+            return f"{self.question}\nAnswer: {self.value}"
+        return render_item(self.mcq.question, self.mcq.choices, self.mcq.answer_index)
 
 
 def render_item(question: str, choices: list[str] | tuple[str, ...], answer_index: int | None = None) -> str:
@@ -59,34 +70,41 @@ def render_item(question: str, choices: list[str] | tuple[str, ...], answer_inde
     return "\n".join(lines)
 
 
-def parse_candidate(text: str, index: int, n_options: int, stepwise: bool, value: bool = False) -> Candidate:
+def parse_candidate(
+    text: str, index: int, n_options: int, stepwise: bool, value: bool = False, stem: bool = False
+) -> Candidate:
     """Raises ReplyInvalid with the reason a completion is unusable."""
-    reply = parse_reply(text, candidate_reply_model(n_options, stepwise, value))
+    reply = parse_reply(text, candidate_reply_model(n_options, stepwise, value, stem))
+    analysis = getattr(reply, "analysis", "")
+    if stem:
+        if not reply.question.strip() or not reply.value.strip():
+            raise ReplyInvalid("blank question or value")
+        return Candidate(index, reply.question, None, reply.reasoning, analysis, reply.value.strip())
     if letter_labelled(reply.choices):
         raise ReplyInvalid("the choices carry their own letter labels")
     try:
         mcq = MCQ(question=reply.question, choices=tuple(reply.choices), answer_index=LETTERS.index(reply.answer))
     except ValidationError as error:
         raise ReplyInvalid(f"invalid question: {format_validation_error(error)}") from None
-    return Candidate(
-        index=index,
-        mcq=mcq,
-        reasoning=reply.reasoning,
-        analysis=getattr(reply, "analysis", ""),
-        value=getattr(reply, "value", ""),
-    )
+    return Candidate(index, mcq.question, mcq, reply.reasoning, analysis, getattr(reply, "value", ""))
 
 
 def generation_messages(
-    prompts: PromptLibrary, variables: dict[str, Any], n_options: int, stepwise: bool, value: bool = False
+    prompts: PromptLibrary,
+    variables: dict[str, Any],
+    n_options: int,
+    stepwise: bool,
+    value: bool = False,
+    stem: bool = False,
 ) -> Any:
     return prompts.get(PROMPT_ID).render(
         **variables,
         n_options=n_options,
         letters=list(LETTERS[:n_options]),
         stepwise=stepwise,
-        value=value,
-        schema=render_schema(candidate_reply_model(n_options, stepwise, value)),
+        value=value or stem,
+        stem=stem,
+        schema=render_schema(candidate_reply_model(n_options, stepwise, value, stem)),
     )
 
 
@@ -103,13 +121,14 @@ def generate_candidates(
     sample_key: str,
     attempt: int,
     value: bool = False,
+    stem: bool = False,
 ) -> tuple[list[Candidate], list[str]]:
     """The usable candidates and, for each unusable completion, why. Raises LLMError."""
     texts = sample(
         model,
-        generation_messages(prompts, variables, n_options, stepwise, value),
+        generation_messages(prompts, variables, n_options, stepwise, value, stem),
         PROMPT_ID,
-        candidate_reply_model(n_options, stepwise, value),
+        candidate_reply_model(n_options, stepwise, value, stem),
         n=n,
         temperature=temperature,
         seed=seed,
@@ -119,7 +138,7 @@ def generate_candidates(
     candidates, failures = [], []
     for index, text in enumerate(texts):
         try:
-            candidates.append(parse_candidate(text, index, n_options, stepwise, value))
+            candidates.append(parse_candidate(text, index, n_options, stepwise, value, stem))
         except ReplyInvalid as error:
             failures.append(f"candidate {index}: {error}"[:300])
     return candidates, failures

@@ -41,6 +41,7 @@ PROMPT_IDS = (
     "benchmaker.computability",
     "benchmaker.write_program",
     "benchmaker.check_draft",
+    "benchmaker.distractors",
 )
 
 
@@ -74,6 +75,11 @@ class BenchMakerMethod:
         self.program_verification = False
         """Whether keys are checked by program: decided in ``prepare`` from config and demand analysis."""
         self.verifier: DraftVerifier | None = None
+
+    @property
+    def value_first(self) -> bool:
+        """Stems first, choices built around the value the programs agree on (computable requirements)."""
+        return self.program_verification and self.settings.program.order == "value_first"
 
     def prompt_refs(self) -> dict[str, str]:
         return {pid: self.prompts.get(pid).ref for pid in PROMPT_IDS}
@@ -271,12 +277,13 @@ class BenchMakerMethod:
             sample_key=f"seed={config.seed}|attempt={attempt}",
             attempt=attempt,
             value=self.program_verification and settings.program.generator_value,
+            stem=self.value_first,
         )
         if not candidates:
             return Rejection(
                 attempt=attempt, stage="generate", reason="no_parsable_candidate", detail="; ".join(failures)[:500]
             )
-        similarity = self.duplicates.duplicates([c.mcq.question for c in candidates])
+        similarity = self.duplicates.duplicates([c.question for c in candidates])
         fresh = [c for c, sim in zip(candidates, similarity, strict=True) if sim is None]
         if not fresh:
             return Rejection(
@@ -287,7 +294,7 @@ class BenchMakerMethod:
             )
         chosen, entropy = fresh[0], []
         if steps.diversity:
-            texts = [render_item(c.mcq.question, c.mcq.choices, c.mcq.answer_index) for c in fresh]
+            texts = [c.rendered() for c in fresh]
             best, entropy = most_diverse(texts, references)
             chosen = fresh[best]
         metadata: dict[str, Any] = {

@@ -80,6 +80,15 @@ class SelfTest:
         leaders = [option for option, count in counts.items() if count == top]
         return leaders != [key]
 
+    def majority(self) -> int | None:
+        """The solvers' unique most frequent answer, or None (no parsed answer, or a tie at the top)."""
+        counts = self.counts()
+        if not counts:
+            return None
+        top = max(counts.values())
+        leaders = [option for option, count in counts.items() if count == top]
+        return leaders[0] if len(leaders) == 1 else None
+
     def rival(self, key: int) -> int | None:
         """The most frequent answer other than the key (lowest option on ties)."""
         others = [(-count, option) for option, count in self.counts().items() if option != key]

@@ -21,6 +21,7 @@ from benchmaker.methods.benchmaker.draft_checks import PROMPT_ID as DRAFT_CHECK_
 from benchmaker.methods.benchmaker.draft_checks import check_draft, several_requests
 from benchmaker.methods.benchmaker.program_keys import Judge, program_key
 from benchmaker.methods.benchmaker.self_test import take_test
+from benchmaker.methods.benchmaker.value_first import build_around_value
 
 
 class DraftVerifier:
@@ -38,30 +39,56 @@ class DraftVerifier:
         the draft read by the judge, self test-taking, discrimination when the solvers disagree with a key no
         program backs, and the run's evidence policy."""
         settings, steps, checks = self.settings, self.steps, self.settings.checks
-        mcq = chosen.mcq
-        option_fields: dict[str, list[int | None]] = {"generator_key": [mcq.answer_index]}
+        option_fields: dict[str, list[int | None]] = {}
         if chosen.value:
             metadata["generator_value"] = chosen.value
-        if checks.single_question and (why := several_requests(mcq.question)):
-            return Rejection(attempt=attempt, stage="check", reason="asks_several_things", detail=why, draft=mcq)
-        evidence, solution = "generator", letter_free(chosen.reasoning, mcq.choices)
-        if self.program_verification:
-            keyed = program_key(
+        if checks.single_question and (why := several_requests(chosen.question)):
+            draft = chosen.mcq
+            return Rejection(attempt=attempt, stage="check", reason="asks_several_things", detail=why, draft=draft)
+        if chosen.mcq is None:  # a stem: its choices are built around the programs' value
+            built = build_around_value(
                 model=self.models["generator"],
                 prompts=self.prompts,
                 settings=settings.program,
-                chosen=chosen,
+                stem=chosen,
+                n_options=self.config.requirement.n_options,
+                constraints=self.demand.constraints if self.demand is not None else [],
                 seed=attempt_seed(self.config.seed, attempt, "program"),
                 sample_key=f"seed={self.config.seed}|attempt={attempt}|programs",
                 attempt=attempt,
                 max_repairs=self.config.generation.max_repairs,
-                judge=self._judge_for(attempt, metadata) if steps.discrimination else None,
                 metadata=metadata,
-                option_fields=option_fields,
             )
-            if isinstance(keyed, Rejection):
-                return keyed
-            mcq, evidence, solution = keyed.mcq, keyed.evidence, keyed.solution
+            if isinstance(built, Rejection):
+                return built
+            mcq, evidence, solution = built.mcq, built.evidence, built.solution
+            option_fields["program_option"] = [0]
+            if evidence == "program+solvers" and not steps.self_test:
+                return Rejection(
+                    attempt=attempt, stage="program", reason="program_unconfirmed", draft=mcq,
+                    detail="the generator's own value differs from the programs' and no solver can confirm it",
+                )  # fmt: skip
+        else:
+            mcq = chosen.mcq
+            option_fields["generator_key"] = [mcq.answer_index]
+            evidence, solution = "generator", letter_free(chosen.reasoning, mcq.choices)
+            if self.program_verification:
+                keyed = program_key(
+                    model=self.models["generator"],
+                    prompts=self.prompts,
+                    settings=settings.program,
+                    chosen=chosen,
+                    seed=attempt_seed(self.config.seed, attempt, "program"),
+                    sample_key=f"seed={self.config.seed}|attempt={attempt}|programs",
+                    attempt=attempt,
+                    max_repairs=self.config.generation.max_repairs,
+                    judge=self._judge_for(attempt, metadata) if steps.discrimination else None,
+                    metadata=metadata,
+                    option_fields=option_fields,
+                )
+                if isinstance(keyed, Rejection):
+                    return keyed
+                mcq, evidence, solution = keyed.mcq, keyed.evidence, keyed.solution
         if self._checks_on:
             refused = self._check_draft(attempt, mcq, metadata)
             if refused is not None:
@@ -150,6 +177,12 @@ class DraftVerifier:
         conflict = test.conflicts_with(key, settings.discrimination_trigger)
         metadata.update(solver=solver.spec.model, solver_parsed=test.parsed, conflict=conflict)
         solution: str | None = None
+        if evidence == "program+solvers" and test.majority() != key:
+            return Rejection(
+                attempt=attempt, stage="self_test", reason="program_unconfirmed", draft=mcq,
+                detail="the programs' value differs from the generator's own, and the solvers' majority "
+                f"did not choose it ({test.parsed} answers parsed)",
+            )  # fmt: skip
         if evidence == "generator" and not conflict:
             evidence = "generator+solvers"
         elif evidence == "generator" and steps.discrimination:
@@ -175,7 +208,7 @@ class DraftVerifier:
                 solution = letter_free(argued, mcq.choices)
             mcq = MCQ(question=mcq.question, choices=mcq.choices, answer_index=key)
         metadata.update(
-            relabelled=key != chosen.mcq.answer_index,
+            relabelled=chosen.mcq is not None and key != chosen.mcq.answer_index,
             solver_accuracy=round(test.accuracy(key) or 0.0, 4),
             difficulty=test.difficulty(key),
         )

@@ -1,0 +1,149 @@
+"""``program.order: value_first``: agreement by construction. The generator writes a stem (question, worked
+solution, its own value, no choices); k programs compute the value from the question alone; the choices are
+then built around the value the programs agree on, with distractors from typical mistakes. The key is the
+computed value by construction, so what remains to check is a second derivation: the generator's own value
+(``program+generator``), or, when that differs, the solvers' majority after the choices exist
+(``program+solvers``, decided in self test-taking). A value nothing but the programs supports is never kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from benchmaker.config import ProgramVerification
+from benchmaker.errors import LLMFatalError, ParseError
+from benchmaker.items import MCQ, Rejection, normalize_text
+from benchmaker.llm.factory import RoleModel
+from benchmaker.methods.benchmaker.calls import ask
+from benchmaker.methods.benchmaker.candidates import Candidate
+from benchmaker.methods.benchmaker.discrimination import letter_free
+from benchmaker.methods.benchmaker.program_check import check_with_programs
+from benchmaker.methods.benchmaker.program_keys import program_work
+from benchmaker.prompts import PromptLibrary
+from benchmaker.verification.matching import match_option, states_value
+from benchmaker.verification.values import ProgramValue
+
+PROMPT_ID = "benchmaker.distractors"
+
+
+class DistractorReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    distractors: list[str] = Field(min_length=1, max_length=12)
+
+
+@dataclass(frozen=True)
+class BuiltItem:
+    mcq: MCQ
+    evidence: str
+    """program+generator, or program+solvers: still to be confirmed by the solvers' majority."""
+    solution: str
+
+
+def value_text(value: ProgramValue) -> str:
+    """The computed value as an answer choice: exact forms as they are, floats to 10 significant digits."""
+    if value.kind == "float":
+        return format(float(value.text), ".10g")
+    return value.text
+
+
+def _invalid_distractors(distractors: Sequence[str], correct: str, value: ProgramValue, rel_tol: float) -> str:
+    """Why the distractors cannot be used, or "" when they can."""
+    texts = [d.strip() for d in distractors]
+    if any(not t for t in texts):
+        return "a blank distractor"
+    normalised = [normalize_text(t) for t in [correct, *texts]]
+    if len(set(normalised)) != len(normalised):
+        return "distractors repeat each other or the correct answer"
+    stated = [t for t in texts if states_value(t, value, rel_tol=rel_tol)]
+    if stated:
+        return f"a distractor states the computed value: {stated[0][:60]!r}"
+    return ""
+
+
+def build_around_value(
+    *,
+    model: RoleModel,
+    prompts: PromptLibrary,
+    settings: ProgramVerification,
+    stem: Candidate,
+    n_options: int,
+    constraints: Sequence[str],
+    seed: int,
+    sample_key: str,
+    attempt: int,
+    max_repairs: int,
+    metadata: dict[str, Any],
+) -> BuiltItem | Rejection:
+    """The item built around the programs' value, or the rejection saying why it could not be."""
+    vote = check_with_programs(
+        model,
+        prompts,
+        stem.question,
+        settings=settings,
+        seed=seed,
+        sample_key=sample_key,
+        attempt=attempt,
+        max_repairs=max_repairs,
+    )
+    record: dict[str, Any] = vote.record()
+    metadata["prompts"]["benchmaker.write_program"] = prompts.get("benchmaker.write_program").ref
+    metadata["program"] = record
+
+    def reject(reason: str, detail: str, draft: MCQ | None = None) -> Rejection:
+        return Rejection(
+            attempt=attempt, stage="program", reason=reason, detail=detail[:500], draft=draft,
+            evidence={"program": record, "stem": {"question": stem.question, "value": stem.value}},
+        )  # fmt: skip
+
+    value = vote.value
+    if value is None:
+        record["outcome"] = "split" if vote.clusters else "failed"
+        return reject(vote.failure, vote.detail())
+    tol = settings.rel_tolerance
+    agrees = states_value(stem.value, value, rel_tol=tol)
+    record["generator_value_agrees"] = agrees
+    correct = stem.value if agrees else value_text(value)
+    metadata["prompts"][PROMPT_ID] = prompts.get(PROMPT_ID).ref
+    try:
+        reply = ask(
+            model,
+            prompts,
+            PROMPT_ID,
+            {"question": stem.question, "answer": correct, "n_distractors": n_options - 1,
+             "constraints": list(constraints)},
+            DistractorReply,
+            temperature=0.7,
+            seed=seed + 1000,
+            sample_key=f"{sample_key}|distractors",
+            max_repairs=max_repairs,
+            attempt=attempt,
+        ).value  # fmt: skip
+    except LLMFatalError:
+        raise
+    except ParseError as error:
+        record["outcome"] = "no_distractors"
+        return reject("distractors_unparsable", str(error))
+    distractors = [d.strip() for d in reply.distractors[: n_options - 1]]
+    if len(distractors) < n_options - 1:
+        record["outcome"] = "no_distractors"
+        return reject("distractors_invalid", f"{len(distractors)} distractors for {n_options - 1} places")
+    why = _invalid_distractors(distractors, correct, value, tol)
+    if why:
+        record["outcome"] = "no_distractors"
+        return reject("distractors_invalid", why)
+    mcq = MCQ(question=stem.question, choices=(correct, *distractors), answer_index=0)
+    match = match_option(value, mcq.choices, rel_tol=tol)
+    record["match"] = match.model_dump(mode="json")
+    if match.index != 0:  # the computed value must read back as the correct choice, and only as it
+        record["outcome"] = "ambiguous"
+        return reject("program_ambiguous_match", match.detail, mcq)
+    record["outcome"] = "built"
+    if agrees:
+        return BuiltItem(mcq, "program+generator", letter_free(stem.reasoning, mcq.choices))
+    source, written = vote.source_of(value)
+    return BuiltItem(mcq, "program+solvers", letter_free(program_work(source, written), mcq.choices))
