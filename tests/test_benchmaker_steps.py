@@ -67,13 +67,15 @@ def test_demand_analysis_prompt_carries_the_requirement_and_reply_is_parsed():
         "task": "Reaction mechanisms.",
         "question_content": "A named reaction.",
         "answer_choices": "Steps.",
-        "constraints": [" First-year level only. ", "", "First-year level only."],
+        "constraints": [" Mechanisms, first year. ", "", "mechanisms, first year", "Named reactions only."],
     }
     model, provider = role({"benchmaker.demand_analysis": [json.dumps(reply)]})
     requirement = Requirement(description="Organic chemistry mechanisms, first year.", n_items=3, n_options=5)
-    result = analyse_demand(model, PROMPTS, requirement, seed=1, max_repairs=0)
-    # Constraints are trimmed, blanks dropped, repeats kept once.
-    assert result == DemandAnalysis(**{**reply, "constraints": ["First-year level only."]})
+    result, notes = analyse_demand(model, PROMPTS, requirement, seed=1, max_repairs=0)
+    # Only the requirement's own words bind drafts (case and punctuation aside); an invented rule is dropped.
+    grounded = ["Mechanisms, first year."]  # the same words twice are one constraint
+    assert result == DemandAnalysis(**{**reply, "constraints": grounded})
+    assert notes == ["demand analysis: dropped constraint(s) not in the requirement's words: ['Named reactions only.']"]
     [request] = provider.requests
     assert request.prompt_id == "benchmaker.demand_analysis"
     text = user_text(request)

@@ -392,7 +392,7 @@ def verdict(**fields):
     [
         (verdict(several_things=True), "asks_several_things"),
         (verdict(choices_answer_it=False), "choices_do_not_answer"),
-        (verdict(broken_constraints=["Both factors are two-digit whole numbers."]), "breaks_constraint"),
+        (verdict(broken_constraints=["Two-digit multiplication."]), "breaks_constraint"),
         (verdict(broken_constraints=["Questions must rhyme."]), None),  # a rule the requirement never stated
         ("not json", None),  # no reading: the check is noted as not made, never guessed
     ],
@@ -402,7 +402,7 @@ def test_the_judges_focused_reading_turns_a_draft_down_with_its_reason(tmp_path,
     run = start_run(config(tmp_path, n_items=1, judge=judge))
     drive(run)
     (request, *_) = requests_for(run, "judge", "benchmaker.check_draft")
-    assert "Both factors are two-digit whole numbers." in user_text(request) and "A. " in user_text(request)
+    assert "Two-digit multiplication." in user_text(request) and "A. " in user_text(request)
     if reason is None:
         (item,) = run.store.items()
         assert "draft_check" in item.metadata
@@ -414,13 +414,13 @@ def test_the_requirements_constraints_reach_every_prompt_that_shapes_a_draft(tmp
     run = start_run(config(tmp_path, n_items=2))
     drive(run)
     saved = attr.load_attributes(run.store.run_dir / ATTRIBUTES_FILE)
-    assert saved.demand.constraints == ["Both factors are two-digit whole numbers."]
+    assert saved.demand.constraints == ["Two-digit multiplication."]
     client = run.session.method.models["generator"].client
     while hasattr(client, "inner"):
         client = client.inner
     shaped = [r for r in client.requests if r.prompt_id.endswith("_attributes") or r.prompt_id == "benchmaker.generate"]
     assert len(shaped) >= 4
-    assert all("Both factors are two-digit whole numbers." in user_text(r) for r in shaped)
+    assert all("Two-digit multiplication." in user_text(r) for r in shaped)
 
 
 def test_the_evidence_policy_turns_down_a_key_with_an_unaccepted_level(tmp_path):

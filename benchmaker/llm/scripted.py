@@ -135,8 +135,17 @@ BUILTIN_DEMAND = {
     "task": "Multiply two whole numbers.",
     "question_content": "A product of two two-digit numbers.",
     "answer_choices": "The product and nearby wrong products.",
-    "constraints": ["Both factors are two-digit whole numbers."],
 }
+
+
+def builtin_demand(request: LLMRequest) -> str:
+    """The built-in analysis; its one constraint is the requirement's first sentence, word for word."""
+    text = _user_text(request)
+    requirement = text.split("for this requirement:", 1)[-1].strip().split("\n", 1)[0]
+    first = re.split(r"(?<=[.!?])\s", requirement, maxsplit=1)[0].strip()
+    return json.dumps({**BUILTIN_DEMAND, "constraints": [first] if first else []})
+
+
 BUILTIN_DRAFT_CHECK = {
     "asks_for": "a product",
     "several_things": False,
@@ -248,7 +257,7 @@ class ScriptedLLM:
         if request.prompt_id in ("direct.generate_mcq", "benchmaker.generate"):
             return builtin_mcq(variant)
         if request.prompt_id == "benchmaker.demand_analysis":
-            return json.dumps(BUILTIN_DEMAND)
+            return builtin_demand(request)
         if request.prompt_id == "benchmaker.computability":
             return json.dumps({"calculation": "Multiply the two numbers.", "computable": True})
         if request.prompt_id.endswith("_attributes"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmaker.config import Requirement
@@ -41,8 +44,9 @@ def unanalysed(requirement: Requirement) -> DemandAnalysis:
 
 def analyse_demand(
     model: RoleModel, prompts: PromptLibrary, requirement: Requirement, *, seed: int, max_repairs: int
-) -> DemandAnalysis:
-    """Raises ParseError or LLMError."""
+) -> tuple[DemandAnalysis, list[str]]:
+    """The analysis, and notes (constraints dropped as not the requirement's words). Raises ParseError or
+    LLMError."""
     result = ask(
         model,
         prompts,
@@ -59,5 +63,28 @@ def analyse_demand(
         max_repairs=max_repairs,
     )
     reply = result.value
-    constraints = [c.strip() for c in reply.constraints if c.strip()]
-    return DemandAnalysis(**{**reply.model_dump(), "constraints": list(dict.fromkeys(constraints))})
+    constraints = grounded_constraints(reply.constraints, requirement.description)
+    dropped = [c for c in reply.constraints if _words(c) and _words(c) not in source_words(constraints)]
+    notes = [f"demand analysis: dropped constraint(s) not in the requirement's words: {dropped}"] if dropped else []
+    return DemandAnalysis(**{**reply.model_dump(), "constraints": constraints}), notes
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+
+
+def source_words(constraints: list[str]) -> set[str]:
+    return {_words(c) for c in constraints}
+
+
+def grounded_constraints(claimed: list[str], requirement: str) -> list[str]:
+    """The constraints that are the requirement's own words (compared without case or punctuation), once
+    each. A small model restating the requirement invents rules ("the operation is written in words" for a
+    requirement that asks for symbols); a rule that turns drafts down must be one the user wrote."""
+    source = _words(requirement)
+    kept: dict[str, str] = {}
+    for constraint in claimed:
+        words = _words(constraint)
+        if words and f" {words} " in f" {source} " and words not in kept:
+            kept[words] = constraint.strip()
+    return list(kept.values())

@@ -143,11 +143,11 @@ class BenchMakerMethod:
         try:
             demand = given.demand if given is not None and given.demand is not None else None
             if demand is None:
-                demand = (
-                    analyse_demand(generator, self.prompts, requirement, seed=seed, max_repairs=repairs)
-                    if self.steps.demand_analysis
-                    else unanalysed(requirement)
-                )
+                if self.steps.demand_analysis:
+                    demand, notes = analyse_demand(generator, self.prompts, requirement, seed=seed, max_repairs=repairs)
+                    self.setup_notes += notes
+                else:
+                    demand = unanalysed(requirement)
             demand = self._decide_computability(demand)
             if given is not None:
                 return given.model_copy(update={"demand": demand})
