@@ -240,6 +240,13 @@ class DraftChecks(_Strict):
         description="Reject a draft that breaks an explicit constraint of the requirement (found by demand analysis, "
         "editable in attributes.yaml), or whose options do not answer what is asked (a focused question to the judge).",
     )
+    votes: int = Field(
+        default=3,
+        ge=1,
+        le=9,
+        description="Readings of each draft by the judge; a finding turns a draft down only with a strict majority "
+        "(one reading by the 1.5B judge flagged a one-step question as asking several things).",
+    )
 
 
 class BenchMakerSettings(_Strict):

@@ -398,7 +398,7 @@ def verdict(**fields):
     ],
 )
 def test_the_judges_focused_reading_turns_a_draft_down_with_its_reason(tmp_path, reply, reason):
-    judge = script(tmp_path, {"benchmaker.check_draft": [reply] * 3}, "j")
+    judge = script(tmp_path, {"benchmaker.check_draft": [reply] * 6}, "j")  # three readings per attempt
     run = start_run(config(tmp_path, n_items=1, judge=judge))
     drive(run)
     (request, *_) = requests_for(run, "judge", "benchmaker.check_draft")
@@ -408,6 +408,21 @@ def test_the_judges_focused_reading_turns_a_draft_down_with_its_reason(tmp_path,
         assert "draft_check" in item.metadata
     else:  # both attempts read the same way
         assert {(r.stage, r.reason) for r in run.store.rejections()} == {("check", reason)}
+
+
+@pytest.mark.parametrize(("flags", "rejected"), [((True, True, False), True), ((True, False, False), False)])
+def test_a_finding_needs_a_majority_of_the_judges_readings(tmp_path, flags, rejected):
+    readings = [verdict(several_things=flag) for flag in flags]
+    judge = script(tmp_path, {"benchmaker.check_draft": readings}, "j")
+    run = start_run(config(tmp_path, n_items=1, judge=judge))
+    drive(run)
+    (request, *_) = requests_for(run, "judge", "benchmaker.check_draft")
+    assert request.n == 3 and request.temperature == 0.7
+    first = (run.store.rejections() or [None])[0]
+    assert (first is not None and first.attempt == 0 and first.reason == "asks_several_things") == rejected
+    if not rejected:
+        (item,) = run.store.items()
+        assert [r["several_things"] for r in item.metadata["draft_check"]["verdict"]["readings"]] == list(flags)
 
 
 def test_the_requirements_constraints_reach_every_prompt_that_shapes_a_draft(tmp_path):

@@ -9,16 +9,17 @@ to the judge costs one short call and runs once a draft's key is settled, before
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmaker.config import LETTERS
-from benchmaker.errors import LLMFatalError, ParseError
 from benchmaker.items import MCQ, normalize_text
 from benchmaker.llm.factory import RoleModel
-from benchmaker.methods.benchmaker.calls import ask
+from benchmaker.llm.structured import ReplyInvalid, parse_reply
+from benchmaker.methods.benchmaker.calls import sample
 from benchmaker.prompts import PromptLibrary
 
 PROMPT_ID = "benchmaker.check_draft"
@@ -91,42 +92,51 @@ def check_draft(
     constraints: Sequence[str],
     single_question: bool,
     check_constraints: bool,
+    votes: int,
     seed: int,
     sample_key: str,
     attempt: int,
-    max_repairs: int,
 ) -> DraftCheck:
-    """One call to the judge at temperature 0. Raises LLMError when the call fails; an unreadable reply is a
-    check that could not be made, and the draft passes it (noted), never a guess."""
-    try:
-        verdict = ask(
-            judge,
-            prompts,
-            PROMPT_ID,
-            {
-                "requirement": requirement,
-                "constraints": list(constraints) if check_constraints else [],
-                "question": mcq.question,
-                "choices": list(mcq.choices),
-                "letters": list(LETTERS[: len(mcq.choices)]),
-            },
-            DraftVerdict,
-            temperature=0.0,
-            seed=seed,
-            sample_key=sample_key,
-            max_repairs=max_repairs,
-            attempt=attempt,
-        ).value
-    except LLMFatalError:
-        raise
-    except ParseError as error:
-        return DraftCheck(detail=f"check not made: {error}"[:300])
-    record = verdict.model_dump()
-    if single_question and verdict.several_things:
-        return DraftCheck("asks_several_things", f"the judge reads it as asking for: {verdict.asks_for}"[:300], record)
-    if check_constraints and not verdict.choices_answer_it:
-        return DraftCheck("choices_do_not_answer", f"the question asks for: {verdict.asks_for}"[:300], record)
-    broken = _named(verdict.broken_constraints, constraints) if check_constraints else []
-    if broken:
-        return DraftCheck("breaks_constraint", "breaks: " + "; ".join(broken)[:280], record)
+    """``votes`` readings of the draft by the judge (one request: the provider's n, or n seeded calls; at
+    temperature 0 when there is one vote, else 0.7), and each finding decided by a strict majority of the
+    readings that parse: a single reading by a small judge flags a plain one-step question as asking
+    several things (measured on the local model). Raises LLMError when the call fails; when no reading
+    parses the check could not be made, and the draft passes it (noted), never a guess."""
+    texts = sample(
+        judge,
+        prompts.get(PROMPT_ID).render(
+            requirement=requirement,
+            constraints=list(constraints) if check_constraints else [],
+            question=mcq.question,
+            choices=list(mcq.choices),
+            letters=list(LETTERS[: len(mcq.choices)]),
+        ),
+        PROMPT_ID,
+        DraftVerdict,
+        n=votes,
+        temperature=0.0 if votes == 1 else 0.7,
+        seed=seed,
+        sample_key=sample_key,
+        attempt=attempt,
+    )
+    verdicts: list[DraftVerdict] = []
+    for text in texts:
+        try:
+            verdicts.append(parse_reply(text, DraftVerdict))
+        except ReplyInvalid:
+            continue
+    if not verdicts:
+        return DraftCheck(detail=f"check not made: none of {len(texts)} readings parsed")
+    record = {"readings": [v.model_dump() for v in verdicts], "votes": votes}
+    majority = len(verdicts) // 2 + 1
+    asks = "; ".join(dict.fromkeys(v.asks_for for v in verdicts))[:250]
+    if single_question and sum(v.several_things for v in verdicts) >= majority:
+        return DraftCheck("asks_several_things", f"the judge reads it as asking for: {asks}", record)
+    if check_constraints and sum(not v.choices_answer_it for v in verdicts) >= majority:
+        return DraftCheck("choices_do_not_answer", f"the question asks for: {asks}", record)
+    if check_constraints:
+        named = Counter(c for v in verdicts for c in _named(v.broken_constraints, constraints))
+        broken = [constraint for constraint, count in named.items() if count >= majority]
+        if broken:
+            return DraftCheck("breaks_constraint", "breaks: " + "; ".join(broken)[:280], record)
     return DraftCheck(verdict=record)

@@ -127,10 +127,10 @@ class DraftVerifier:
             constraints=demand.constraints if demand is not None else [],
             single_question=checks.single_question,
             check_constraints=checks.constraints,
+            votes=checks.votes,
             seed=attempt_seed(self.config.seed, attempt, "check"),
             sample_key=f"seed={self.config.seed}|attempt={attempt}|check",
             attempt=attempt,
-            max_repairs=self.config.generation.max_repairs,
         )
         metadata["draft_check"] = {"verdict": checked.verdict, **({"note": checked.detail} if checked.passed else {})}
         if checked.passed:
