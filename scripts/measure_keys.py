@@ -29,7 +29,7 @@ LOCAL = {"generator": {"model": "local", "max_tokens": 600}, "solver": {"model":
 REQUIREMENTS = {
     "fractions": {
         "description": "Fraction arithmetic: add or subtract two fractions with denominators up to 12. The question "
-        "is the expression alone, written out, for example \"What is 3/4 + 5/6?\". The answer is a simplified "
+        'is the expression alone, written out, for example "What is 3/4 + 5/6?". The answer is a simplified '
         "fraction or a whole number. Four options.",
         "checker": "arithmetic",
     },
@@ -94,8 +94,13 @@ def figures(comparison_dir: Path) -> list[dict]:
                 "rejected_key_check": row.get("rejected_key_check"),
                 "rejections": row["rejections"],
                 "items": [
-                    {"question": i.question, "choices": i.choices, "key": i.answer,
-                     "evidence": i.metadata.get("key_evidence"), "repaired": i.metadata.get("options_repaired")}
+                    {
+                        "question": i.question,
+                        "choices": i.choices,
+                        "key": i.answer,
+                        "evidence": i.metadata.get("key_evidence"),
+                        "repaired": i.metadata.get("options_repaired"),
+                    }
                     for i in store.items()
                 ],  # fmt: skip
             }

@@ -94,6 +94,7 @@ def test_computable_requirement_gets_program_backed_keys_with_provenance(tmp_pat
         assert record["generator_value_agrees"] is True and meta["generator_value"] == str(int(a) * int(b))
         assert meta["program_option"] == [item.answer] and meta["options_repaired"] is False
         assert PROGRAM in meta["prompts"]
+        assert len(meta["draft_check"]["verdict"]["readings"]) == 3  # the judge's check was made, three readings
     # The program never sees the choices: it must compute, not pick.
     for request in requests_for(run, "generator", PROGRAM):
         assert "A. " not in user_text(request)
@@ -382,8 +383,9 @@ def test_a_question_asking_two_things_is_turned_down_by_its_wording_before_any_p
     assert all(r.attempt != 0 for r in requests_for(run, "generator", PROGRAM))  # no program for it
 
 
-def verdict(**fields):
-    base = {"asks_for": "a product", "several_things": False, "choices_answer_it": True, "broken_constraints": []}
+def verdict(several_things=False, **fields):
+    asked = ["a product", "which factor is larger"] if several_things else ["a product"]
+    base = {"asked": asked, "choices_answer_it": True, "broken_constraints": []}
     return json.dumps({**base, **fields})
 
 
@@ -408,6 +410,8 @@ def test_the_judges_focused_reading_turns_a_draft_down_with_its_reason(tmp_path,
         assert "draft_check" in item.metadata
     else:  # both attempts read the same way
         assert {(r.stage, r.reason) for r in run.store.rejections()} == {("check", reason)}
+        # The programs had run first: their record stays with the rejection and counts in the summary.
+        assert all(r.evidence["program"]["outcome"] == "agree" for r in run.store.rejections())
 
 
 @pytest.mark.parametrize(("flags", "rejected"), [((True, True, False), True), ((True, False, False), False)])
@@ -422,7 +426,7 @@ def test_a_finding_needs_a_majority_of_the_judges_readings(tmp_path, flags, reje
     assert (first is not None and first.attempt == 0 and first.reason == "asks_several_things") == rejected
     if not rejected:
         (item,) = run.store.items()
-        assert [r["several_things"] for r in item.metadata["draft_check"]["verdict"]["readings"]] == list(flags)
+        assert [len(r["asked"]) > 1 for r in item.metadata["draft_check"]["verdict"]["readings"]] == list(flags)
 
 
 def test_the_requirements_constraints_reach_every_prompt_that_shapes_a_draft(tmp_path):

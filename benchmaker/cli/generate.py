@@ -76,10 +76,11 @@ def _print_summary(result: dict[str, Any]) -> None:
         typer.echo("key evidence: " + ", ".join(f"{level} {count}" for level, count in sorted(evidence.items())))
     if program := result.get("program_verification"):
         rate = program["agreement_rate"]
+        outcomes = {name: count for name, count in program["outcomes"].items() if count}
         typer.echo(
             f"program-verified keys: {program['accepted_with_program_key']}/{result['accepted']} items; "
-            f"programs checked {program['drafts_checked']} drafts {program['outcomes']}, agreeing with the "
-            f"generator's key in {'n/a' if rate is None else f'{rate:.0%}'} of those that ran"
+            f"programs checked {program['drafts_checked']} drafts {outcomes}, agreeing with the "
+            f"generator's key in {'n/a' if rate is None else f'{rate:.0%}'} of those where they agreed on a value"
         )
     cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
     typer.echo(

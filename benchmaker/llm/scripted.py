@@ -146,12 +146,7 @@ def builtin_demand(request: LLMRequest) -> str:
     return json.dumps({**BUILTIN_DEMAND, "constraints": [first] if first else []})
 
 
-BUILTIN_DRAFT_CHECK = {
-    "asks_for": "a product",
-    "several_things": False,
-    "choices_answer_it": True,
-    "broken_constraints": [],
-}
+BUILTIN_DRAFT_CHECK = {"asked": ["a product"], "choices_answer_it": True, "broken_constraints": []}
 
 
 _PRODUCT = re.compile(r"What is (\d+) multiplied by (\d+)\?")

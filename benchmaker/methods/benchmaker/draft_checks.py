@@ -48,14 +48,19 @@ def several_requests(question: str) -> str | None:
 
 
 class DraftVerdict(BaseModel):
-    """The judge's focused reading of one draft: what it asks, then three yes/no findings."""
+    """The judge's focused reading of one draft: the things it asks for (listed, not a yes/no: asked "does it
+    ask several things?", the 1.5B judge said yes for 3 of 3 one-step questions), whether the choices answer
+    it, and the constraints it breaks."""
 
     model_config = ConfigDict(extra="forbid")
 
-    asks_for: str = Field(min_length=1)
-    several_things: bool
+    asked: list[str] = Field(min_length=1, max_length=6)
     choices_answer_it: bool
     broken_constraints: list[str] = Field(max_length=12)
+
+    @property
+    def several_things(self) -> bool:
+        return len({normalize_text(thing) for thing in self.asked if thing.strip()}) >= 2
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def check_draft(
         return DraftCheck(detail=f"check not made: none of {len(texts)} readings parsed")
     record = {"readings": [v.model_dump() for v in verdicts], "votes": votes}
     majority = len(verdicts) // 2 + 1
-    asks = "; ".join(dict.fromkeys(v.asks_for for v in verdicts))[:250]
+    asks = "; ".join(dict.fromkeys(" + ".join(v.asked) for v in verdicts))[:250]
     if single_question and sum(v.several_things for v in verdicts) >= majority:
         return DraftCheck("asks_several_things", f"the judge reads it as asking for: {asks}", record)
     if check_constraints and sum(not v.choices_answer_it for v in verdicts) >= majority:

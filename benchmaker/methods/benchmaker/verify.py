@@ -35,6 +35,14 @@ class DraftVerifier:
         self.program_verification = program_verification
 
     def verify(self, attempt: int, chosen: Candidate, metadata: dict[str, Any]) -> Draft | Rejection:
+        """A draft, or its rejection; a rejection after the programs ran keeps their record as evidence, so the
+        run's program summary counts every draft the programs checked."""
+        outcome = self._verify(attempt, chosen, metadata)
+        if isinstance(outcome, Rejection) and "program" in metadata and "program" not in outcome.evidence:
+            outcome = outcome.model_copy(update={"evidence": {**outcome.evidence, "program": metadata["program"]}})
+        return outcome
+
+    def _verify(self, attempt: int, chosen: Candidate, metadata: dict[str, Any]) -> Draft | Rejection:
         """The draft checked against the requirement, its key checked by programs (computable requirements),
         the draft read by the judge, self test-taking, discrimination when the solvers disagree with a key no
         program backs, and the run's evidence policy."""
