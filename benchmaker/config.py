@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from benchmaker.errors import ConfigError
+from benchmaker.releases.settings import ReleaseSettings
 
 MAX_OPTIONS = 10
 LETTERS = "ABCDEFGHIJ"
@@ -217,6 +218,10 @@ class RunConfig(_Strict):
     concurrency: int = Field(default=1, ge=1, le=64)
     seed: int = 0
     outputs_dir: Path = Path("outputs")
+    release: ReleaseSettings | None = Field(
+        default=None,
+        description="Release and refresh settings (anchors, dedup, gates); not part of the run's config hash.",
+    )
 
     @field_validator("outputs_dir")
     @classmethod
