@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmaker.config import RunConfig, load_config_data, parse_config
+from benchmaker.errors import ConfigError
 from benchmaker.releases.build import ReleaseOutcome, ReleaseRequest, create_release
 from benchmaker.releases.models import HistoryEntry
 from benchmaker.releases.settings import ReleaseSettings
@@ -49,6 +50,9 @@ def load_refresh_config(path: Path, outputs_dir: Path | None = None) -> tuple[Ru
     if outputs_dir is not None:
         config = config.model_copy(update={"outputs_dir": Path(outputs_dir)})
     settings = (config.release or ReleaseSettings()).with_against_relative_to(path.parent)
+    for against in settings.against:
+        if not against.is_file():
+            raise ConfigError(f"invalid config {path}: release.against: no such file {against}")
     return config.model_copy(update={"release": settings}), settings
 
 
