@@ -511,3 +511,38 @@ def test_release_commands_fail_in_one_line(tmp_path, args, message):
     assert result.exit_code in (1, 2)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
+
+
+# -- schedules: what fails before any server is touched ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--release", "x", "--interval", "5", "--cron", "0 3 * * 1"], 2, "exactly one of --cron and --interval"),
+        (["--release", "x"], 2, "exactly one of --cron and --interval"),
+        (["--release", "../x", "--interval", "5"], 2, "invalid release name"),
+        (["--release", "x", "--interval", "5"], 1, "no Prefect server: run `benchmaker server start`"),
+    ],
+)
+def test_schedule_fails_in_one_line_before_touching_a_server(tmp_path, monkeypatch, args, code, message):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("BENCHMAKER_CACHE_DIR", str(tmp_path / "cache"))  # no server recorded here
+    config = write_config(tmp_path)
+    result = runner.invoke(app, ["schedule", str(config), *args])
+    assert result.exit_code == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_server_status_ignores_a_recorded_server_that_is_gone(tmp_path):
+    from benchmaker.prefect_server import PrefectServerManager
+
+    manager = PrefectServerManager(tmp_path)
+    assert manager.status() is None and manager.stop() is False
+    dead = multiprocessing.get_context("fork").Process(target=int)
+    dead.start()
+    dead.join()
+    manager.state_path.write_text(json.dumps({"host": "127.0.0.1", "port": 1, "pid": dead.pid}))
+    assert manager.status() is None
+    assert manager.stop() is False and not manager.state_path.exists()
