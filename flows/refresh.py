@@ -45,7 +45,7 @@ def refresh_benchmark(
         try:
             plan = refresh.plan()
             with local_endpoint(needs_local_model(plan.run_config)):
-                run = run_generation(plan.run_config, show_progress=show_progress)
+                run = run_generation(plan.run_config, script_dir=str(refresh.config_dir), show_progress=show_progress)
                 quality = None
                 if refresh.settings.scoring.enabled and run["accepted"] > 0:
                     scored = run_scoring([Path(run["run_dir"])], refresh.score_settings(), show_progress=show_progress)

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -546,3 +547,48 @@ def test_server_status_ignores_a_recorded_server_that_is_gone(tmp_path):
     manager.state_path.write_text(json.dumps({"host": "127.0.0.1", "port": 1, "pid": dead.pid}))
     assert manager.status() is None
     assert manager.stop() is False and not manager.state_path.exists()
+
+
+def _refresh_in_child(config: str) -> None:
+    """The refresh's steps without Prefect (the flow only orchestrates these); killed from outside."""
+    refresh = Refresh(Path(config), "killed")
+    with refresh.lock():
+        plan = refresh.plan()
+        run = start_run(plan.run_config, script_dir=refresh.config_dir)
+        drive(run)
+        refresh.publish(plan, [run.store.run_dir], None)
+
+
+def test_a_refresh_killed_halfway_publishes_nothing_and_its_retry_replays_what_was_paid(tmp_path):
+    (tmp_path / "slow.yaml").write_text("delay_s: 0.3\n")
+    models = {"generator": "scripted:slow.yaml", "solver": "scripted", "judge": "scripted", "panel": ["scripted"]}
+    config = write_config(
+        tmp_path,
+        models=models,
+        requirement={"description": "Two-digit multiplication.", "n_items": 5},
+        release={"dedup": {"embedder": "hashing"}, "scoring": {"enabled": False}},
+    )
+    child = multiprocessing.get_context("fork").Process(target=_refresh_in_child, args=(str(config),))
+    child.start()
+    runs = tmp_path / "outputs" / "runs"
+    deadline = time.monotonic() + 60
+    while sum(len(p.read_text().splitlines()) for p in runs.glob("*/benchmark.jsonl")) < 2:
+        assert time.monotonic() < deadline and child.is_alive()
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    store = ReleaseStore(tmp_path / "outputs", "killed")
+    assert store.versions() == [] and [e.event for e in store.history()] == ["started"]
+    (killed_run,) = runs.iterdir()
+    paid = [json.loads(line) for line in (killed_run / "llm_calls.jsonl").read_text().splitlines()]
+
+    time.sleep(1.1)  # run directories are named to the second
+    _refresh_in_child(str(config))
+    history = store.history()
+    assert [e.event for e in history] == ["started", "started", "published"]
+    assert history[0].seed == history[1].seed == history[2].seed  # same version, same seed
+    (retry_run,) = [p for p in runs.iterdir() if p != killed_run]
+    calls = [json.loads(line) for line in (retry_run / "llm_calls.jsonl").read_text().splitlines()]
+    cached = {c["request_hash"] for c in calls if c["cached"]}
+    assert len(paid) >= 2 and {c["request_hash"] for c in paid} <= cached  # nothing paid twice
+    assert store.versions() == [1] and len(store.items(1)) == 5

@@ -76,6 +76,8 @@ class Refresh:
         trigger: dict[str, Any] | None = None,
     ) -> None:
         self.config, self.settings = load_refresh_config(config_path, outputs_dir)
+        self.config_dir = Path(config_path).resolve().parent
+        """Where relative model scripts (``scripted:FILE``) are found, as for ``benchmaker run``."""
         self.store = ReleaseStore(self.config.outputs_dir, name)
         self.name = name
         self.trigger = dict(trigger or {})
