@@ -111,4 +111,8 @@ def schedule(
         typer.echo(f"run it with workers: PREFECT_API_URL={api_url} prefect worker start --pool {pool}")
         return
     typer.echo(f"serving refresh-benchmark/{deployment}, {when}, releases under {outputs}; Ctrl-C stops it")
-    serve_refresh(deployment, parameters, options)
+    try:
+        serve_refresh(deployment, parameters, options)
+    except KeyboardInterrupt:
+        typer.echo("stopped serving; the deployment's schedule is paused", err=True)
+        raise typer.Exit(130) from None
