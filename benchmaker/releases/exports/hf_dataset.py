@@ -53,6 +53,7 @@ def _value(result: dict[str, Any]) -> str:
 def card_body(context: ExportContext) -> str:
     manifest = context.manifest
     counts = manifest.counts
+    reasons = "".join(f", {n} {reason}" for reason, n in sorted(counts.dropped_by_reason.items()))
     lines = [
         f"# {md_text(manifest.name, 64)} v{manifest.version}",
         "",
@@ -80,7 +81,7 @@ def card_body(context: ExportContext) -> str:
             lines.append(f"  - prompt {md_text(prompt, 80)}: {md_text(str(ref), 120)}")
     lines += [
         "",
-        f"Dedup: {counts.dropped} candidates dropped {dict(sorted(counts.dropped_by_reason.items()))} against every "
+        f"Dedup: {counts.dropped} of {counts.candidates} candidates dropped{reasons} against every "
         f"earlier version and {len(manifest.against)} public sets "
         f"(embedding model {md_text(manifest.embedding_model)}).",
         "",
