@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from benchmaker.errors import ConfigError
+from benchmaker.releases.settings import ReleaseSettings
 
 MAX_OPTIONS = 10
 LETTERS = "ABCDEFGHIJ"
@@ -326,6 +327,10 @@ class RunConfig(_Strict):
     )
     seed: int = Field(default=0, description="Part of every sampled request: change it for fresh items.")
     outputs_dir: Path = Field(default=Path("outputs"), description="Where runs, scores and the cache are written.")
+    release: ReleaseSettings | None = Field(
+        default=None,
+        description="Release and refresh settings (anchors, dedup, gates); not part of the run's config hash.",
+    )
 
     @field_validator("outputs_dir")
     @classmethod

@@ -16,9 +16,9 @@ PROGRAM_BACKED: tuple[str, ...] = ("program+generator", "program+judge", "progra
 derivation agree. ``program`` alone (unconfirmed repair) is program-computed but not accepted by default."""
 
 
-def is_program_backed(level: str | None) -> bool:
+def is_program_backed(level: object) -> bool:
     """Whether a sandboxed program computed this key (alone or with another derivation)."""
-    return bool(level) and str(level).startswith("program")
+    return isinstance(level, str) and level.startswith("program")
 
 
 def accepted_levels(setting: str | tuple[str, ...], program_verification: bool) -> tuple[str, ...]:

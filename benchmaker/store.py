@@ -62,7 +62,8 @@ def llm_cache_dir(outputs_dir: Path) -> Path:
 
 
 def config_hash(config: RunConfig) -> str:
-    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    """What defines the generation; the ``release`` section (dedup, gates) does not change a single item."""
+    canonical = json.dumps(config.model_dump(mode="json", exclude={"release"}), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
