@@ -51,7 +51,7 @@ def config_for(name: str, n_items: int, seed: int, outputs: Path) -> dict:
             "attribute_proposals": 1,
             "min_general_attributes": 4,
             "min_difficulty_attributes": 3,
-            "candidates": 2,
+            "candidates": 1,  # the key policies are what is measured; one candidate halves each attempt's cost
             "solver_samples": 3,
             "references": 4,
         },
@@ -111,8 +111,8 @@ def figures(comparison_dir: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requirements", default="fractions,percent")
-    parser.add_argument("--variants", default="benchmaker,benchmaker-single-program")
-    parser.add_argument("--n", type=int, default=4, help="target items per variant")
+    parser.add_argument("--variants", default="benchmaker,benchmaker-value-first,benchmaker-single-program")
+    parser.add_argument("--n", type=int, default=3, help="target items per variant")
     parser.add_argument("--seed", type=int, default=41)
     parser.add_argument("--outputs", type=Path, default=REPO / "outputs" / "measure-keys")
     args = parser.parse_args()
