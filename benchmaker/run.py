@@ -97,24 +97,37 @@ def open_run(
 
 
 def start_run(config: RunConfig, **kwargs: Any) -> Run:
-    return open_run(config, RunStore.create(config), **kwargs)
+    store = RunStore.create(config)
+    try:
+        return open_run(config, store, **kwargs)
+    except BaseException:
+        store.close()
+        raise
 
 
 def resume_run(run_dir: Path, *, budget: Budget | None = None, concurrency: int | None = None, **kwargs: Any) -> Run:
-    """Reopen a run with its own stored config; only the budget and concurrency may change."""
-    store = RunStore.open(run_dir)
-    config = store.config()
-    manifest = store.manifest()
-    if manifest.get("config_hash") != config_hash(config):
-        raise StoreError(f"{run_dir}: manifest config hash does not match its config")
-    updates: dict[str, Any] = {}
-    if budget is not None:
-        updates["budget"] = budget
-    if concurrency is not None:
-        updates["concurrency"] = concurrency
-    if updates:
-        config = config.model_copy(update=updates)
-    return open_run(config, store, **kwargs)
+    """Reopen a run with its own stored config; only the budget and concurrency may change.
+
+    The run's writer lock is held from here until the run is finished or closed: a second process
+    resuming the same run meanwhile is refused (StoreError).
+    """
+    store = RunStore.open_for_writing(run_dir)
+    try:
+        config = store.config()
+        manifest = store.manifest()
+        if manifest.get("config_hash") != config_hash(config):
+            raise StoreError(f"{run_dir}: manifest config hash does not match its config")
+        updates: dict[str, Any] = {}
+        if budget is not None:
+            updates["budget"] = budget
+        if concurrency is not None:
+            updates["concurrency"] = concurrency
+        if updates:
+            config = config.model_copy(update=updates)
+        return open_run(config, store, **kwargs)
+    except BaseException:
+        store.close()
+        raise
 
 
 def answer_balance(items: list[Any], n_options: int) -> dict[str, Any]:
@@ -128,7 +141,15 @@ def answer_balance(items: list[Any], n_options: int) -> dict[str, Any]:
 
 
 def finish_run(run: Run) -> dict[str, Any]:
-    """Close the run: status, counts, answer balance and usage go into the manifest and are returned."""
+    """Close the run: status, counts, answer balance and usage go into the manifest and are returned;
+    the run's writer lock is released."""
+    try:
+        return _summarise(run)
+    finally:
+        run.store.close()
+
+
+def _summarise(run: Run) -> dict[str, Any]:
     session = run.session
     items = session.items
     usage: UsageTotals = run.meter.snapshot()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,9 @@ def generate_benchmark(
             prepare_method(run.session)
             _drive(run, show_progress)
         except BaseException as error:
-            mark_interrupted(run.store, type(error).__name__)
+            with contextlib.suppress(Exception):  # e.g. a full disk: the first error is the one to report
+                mark_interrupted(run.store, type(error).__name__)
+            run.store.close()
             raise
         summary = finish_run(run)
     return {"run_dir": str(run.store.run_dir), **summary}

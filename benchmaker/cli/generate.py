@@ -120,7 +120,8 @@ def run(
                 )
             from benchmaker.store import RunStore
 
-            RunStore.open(resume)  # fail fast, before Prefect starts
+            RunStore.open(resume).config()  # fail fast, before Prefect starts
+            RunStore.check_not_busy(resume)  # a second writer would interleave its records with the first's
             resolved = None
         else:
             resolved = resolve_config(config, requirement, n, model, method, attributes)
