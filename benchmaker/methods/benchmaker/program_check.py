@@ -45,7 +45,7 @@ def _unfenced(source: str) -> str:
 def _parses(source: str) -> bool:
     try:
         ast.parse(source)  # parsing only: nothing of the program runs outside the sandbox
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # deep nesting: `- - - ... 1`
         return False
     return True
 
