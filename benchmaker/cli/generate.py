@@ -197,7 +197,9 @@ def compare(
                 raise ConfigError("--run compares finished runs; give no CONFIG or --requirement with it")
             from benchmaker.store import RunStore
 
+            # Written beside the compared runs, not where a (possibly foreign) manifest says.
             base = RunStore.open(runs[0]).config()
+            base = base.model_copy(update={"outputs_dir": runs[0].resolve().parent.parent})
         else:
             base = resolve_config(config, requirement, n, model, None)
             for variant in variants:

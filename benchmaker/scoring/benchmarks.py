@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from benchmaker.config import LETTERS, format_validation_error
 from benchmaker.errors import BenchmakerError
 from benchmaker.items import MCQ
+from benchmaker.paths import safe_component
 from benchmaker.store import BENCHMARK, MANIFEST, RunStore
 
 
@@ -107,8 +108,11 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
     if not items:
         raise BenchmarkLoadError(f"{run_dir}: the run has no accepted items ({BENCHMARK} is empty)")
     config = manifest.get("config", {})
+    if not isinstance(config, dict):
+        raise BenchmarkLoadError(f"{run_dir}: the manifest's config is not a mapping")
     return LoadedBenchmark(
-        name=f"{config.get('method', 'run')}:{run_dir.name}",
+        # The manifest is untrusted: its method names the job directory, so it must be a plain word.
+        name=f"{safe_component(str(config.get('method', 'run')), 'run')}:{run_dir.name}",
         source=str(run_dir),
         kind="generated",
         items=tuple(items),

@@ -32,8 +32,9 @@ def rewrite_requirement(rewriter: RoleModel, prompts: PromptLibrary, requirement
     return rewriter.complete_structured(request, Rewrite, max_repairs).value.rewritten.strip()
 
 
-def companion_config(run_dir: Path, rewritten: str) -> RunConfig:
-    """The original run's config with only the requirement's wording changed."""
+def companion_config(run_dir: Path, rewritten: str, outputs_dir: Path) -> RunConfig:
+    """The original run's config with the requirement's wording changed; the companion run is written
+    under the scoring job's ``outputs_dir``, never where the scored run's manifest says."""
     config = RunStore.open(run_dir).config()
     requirement = config.requirement.model_copy(update={"description": rewritten})
-    return config.model_copy(update={"requirement": requirement})
+    return config.model_copy(update={"requirement": requirement, "outputs_dir": Path(outputs_dir)})
