@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from benchmaker.errors import ConfigError
+from benchmaker.secrets import key_like_fields, url_problem
 
 MAX_OPTIONS = 10
 LETTERS = "ABCDEFGHIJ"
@@ -58,6 +59,28 @@ class ModelSpec(_Strict):
             raise ValueError(
                 "api_key is not accepted in config; put the key in an environment variable and name it in api_key_env"
             )
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _no_secrets_in_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The config is written to manifest.json and Prefect's database: no credential may ride along.
+        found = list(key_like_fields(value))
+        if found:
+            raise ValueError(
+                f"{', '.join(found[:3])} looks like a credential; keys are never accepted in config: put the key "
+                "in an environment variable and name it in api_key_env"
+            )
+        for endpoint in ("api_base", "base_url"):
+            if endpoint in value:
+                raise ValueError(f"{endpoint} belongs in the role's own api_base field, not in extra")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str | None) -> str | None:
+        if value is not None and (problem := url_problem(value)):
+            raise ValueError(problem)
         return value
 
     @property

@@ -10,6 +10,7 @@ from typing import Any
 
 from benchmaker.errors import LLMFatalError, LLMPermanentError, LLMTransientError
 from benchmaker.llm.types import Completion, LLMRequest, Usage
+from benchmaker.secrets import redact
 
 # Offline machines cannot fetch litellm's price map; the copy bundled with litellm is used instead.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -62,8 +63,12 @@ def _retry_after_of(error: Exception) -> float | None:
         return None
 
 
-def classify_error(error: Exception) -> Exception:
-    """Map a litellm/openai exception to transient (retry) or permanent (do not)."""
+def classify_error(error: Exception, secrets: tuple[str | None, ...] = ()) -> Exception:
+    """Map a litellm/openai exception to transient (retry) or permanent (do not).
+
+    The message is shown, recorded in rejections and in Prefect's state: ``secrets`` (the key the call
+    sent) are cut out of it, in case the provider echoes what it was given.
+    """
     import litellm
 
     transient = (
@@ -76,7 +81,8 @@ def classify_error(error: Exception) -> Exception:
     bad_gateway = getattr(litellm.exceptions, "BadGatewayError", None)
     if bad_gateway is not None:
         transient = (*transient, bad_gateway)
-    message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+    text = str(error)
+    message = redact(f"{type(error).__name__}: {text.splitlines()[0] if text.strip() else ''}", secrets)[:500]
     fatal = (
         litellm.exceptions.AuthenticationError,
         litellm.exceptions.PermissionDeniedError,
@@ -156,7 +162,7 @@ class LiteLLMClient:
         try:
             response = litellm.completion(**self.build_kwargs(request, n))
         except Exception as error:  # noqa: BLE001 - every provider error is classified below
-            raise classify_error(error) from None
+            raise classify_error(error, (self.api_key,)) from None
         texts = [(choice.message.content or "") for choice in response.choices]
         reasons = [str(choice.finish_reason or "") for choice in response.choices]
         usage = getattr(response, "usage", None)
