@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from benchmaker.errors import ConfigError
@@ -273,15 +272,10 @@ def parse_config(data: Any, source: str = "config") -> RunConfig:
 
 
 def load_config_data(path: Path) -> dict[str, Any]:
-    """Read a YAML config file into a plain dict (not yet validated)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"invalid YAML in {path}: {str(error).splitlines()[0]}") from None
+    """Read a YAML config file into a plain dict (not yet validated); bounded against alias bombs."""
+    from benchmaker.safe_load import load_yaml
+
+    data = load_yaml(path, "config", ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -28,7 +28,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmaker.errors import ConfigError, LLMFatalError, LLMPermanentError, LLMTransientError, ScriptExhaustedError
@@ -52,10 +51,12 @@ class Script(BaseModel):
 
 
 def load_script(path: Path) -> Script:
+    from benchmaker.safe_load import load_yaml
+
+    data = load_yaml(path, "script", ConfigError) or {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return Script.model_validate(data)
-    except (OSError, yaml.YAMLError, ValueError) as error:
+    except ValueError as error:
         raise ConfigError(f"invalid script {path}: {str(error).splitlines()[0]}") from None
 
 

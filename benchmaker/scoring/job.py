@@ -12,14 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmaker.config import ModelSpec
 from benchmaker.errors import ConfigError
 from benchmaker.items import CallRecord, utc_now
 from benchmaker.llm.factory import LocalApiBase, RoleModel, build_role_model
 from benchmaker.llm.meter import Meter
 from benchmaker.paths import inside, safe_component
+from benchmaker.safe_load import load_yaml
 from benchmaker.scoring.benchmarks import LoadedBenchmark, load_benchmark
 from benchmaker.scoring.judge import JudgeRecord, JudgeUnit
 from benchmaker.scoring.panel import PanelRecord, PanelUnit
@@ -41,7 +40,7 @@ def load_reference_scores(path: Path) -> dict[str, float] | None:
     """A YAML/JSON mapping ``model -> accuracy``, or None when ``path`` is a benchmark instead."""
     if path.suffix not in {".yaml", ".yml", ".json"}:
         return None
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path, "reference scores", ConfigError)  # JSON is YAML too
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, int | float) and 0 <= v <= 1 for k, v in data.items()
     ):
