@@ -27,6 +27,7 @@ from benchmaker.config import RunConfig, parse_config
 from benchmaker.dirlock import DirectoryLock
 from benchmaker.errors import StoreError
 from benchmaker.items import BenchmarkItem, CallRecord, Rejection, utc_now
+from benchmaker.trust import sign
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -188,13 +189,16 @@ class RunStore:
         except OSError as error:
             raise StoreError(f"cannot create run directory {run_dir}: {error.strerror or error}") from None
         store = cls(run_dir, lock=DirectoryLock(run_dir, "run").acquire())
+        stored = config.model_dump(mode="json")
         store.write_manifest(
             {
                 "run_id": name,
                 "created_at": utc_now(),
                 "status": "created",
-                "config": config.model_dump(mode="json"),
+                "config": stored,
                 "config_hash": config_hash(config),
+                # Who may spend credentials on this run's endpoints: see benchmaker.trust.
+                "signature": sign(name, stored),
                 **(extra_manifest or {}),
                 "stages": {},
             }

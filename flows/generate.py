@@ -62,6 +62,7 @@ def generate_benchmark(
     concurrency: int | None = None,
     script_dir: str | None = None,
     show_progress: bool = True,
+    trust_run: bool = False,
 ) -> dict[str, Any]:
     """Generate a new benchmark from ``config_data``, or resume the run in ``resume_dir``."""
     if resume_dir is not None:
@@ -75,6 +76,7 @@ def generate_benchmark(
                 Path(resume_dir),
                 budget=Budget.model_validate(budget) if budget else None,
                 concurrency=concurrency,
+                trust_run=trust_run,
                 **options,
             )
         else:

@@ -41,6 +41,12 @@ def _isolated_prefect_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_home"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_benchmaker_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """This session's run-signing key (benchmaker.trust), never the user's."""
+    os.environ["BENCHMAKER_HOME"] = str(tmp_path_factory.mktemp("benchmaker_home"))
+
+
 def write_config(directory: Path, **overrides: object) -> Path:
     """A scripted-model config file under ``directory``; keyword arguments replace top-level keys."""
     import yaml

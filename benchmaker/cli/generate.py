@@ -105,6 +105,14 @@ def run(
     max_calls: Annotated[int | None, typer.Option("--max-calls", min=1, help="Call budget.")] = None,
     max_usd: Annotated[float | None, typer.Option("--max-usd", min=0.0, help="Dollar budget.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    trust_run: Annotated[
+        bool,
+        typer.Option(
+            "--trust-run",
+            help="Resume a run made elsewhere (or edited) even though it sends your credentials to the "
+            "endpoints its config names; check them first.",
+        ),
+    ] = False,
 ) -> None:
     """Generate a benchmark (or resume one); the last line printed is the run directory."""
     quiet_prefect()
@@ -116,12 +124,16 @@ def run(
             if any(v is not None for v in (config, requirement, n, model, method, attributes)):
                 raise ConfigError(
                     "--resume continues a run with its own stored config; "
-                    "only --concurrency, --max-calls and --max-usd may be given with it"
+                    "only --concurrency, --max-calls, --max-usd and --trust-run may be given with it"
                 )
             from benchmaker.store import RunStore
+            from benchmaker.trust import require_trusted
 
-            RunStore.open(resume).config()  # fail fast, before Prefect starts
+            stored = RunStore.open(resume)  # fail fast, before Prefect starts
+            require_trusted(stored.manifest(), stored.config(), trusted=trust_run, action="refusing to resume")
             RunStore.check_not_busy(resume)  # a second writer would interleave its records with the first's
+        elif trust_run:
+            raise ConfigError("--trust-run goes with --resume")
             resolved = None
         else:
             resolved = resolve_config(config, requirement, n, model, method, attributes)
@@ -146,6 +158,7 @@ def run(
                 concurrency=concurrency if resume is not None else None,
                 script_dir=str(config.parent.resolve()) if config is not None else None,
                 show_progress=not quiet,
+                **({"trust_run": True} if trust_run else {}),
             )
     except BenchmakerError as error:
         fail(str(error), EXIT_ERROR)
