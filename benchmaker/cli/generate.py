@@ -80,8 +80,12 @@ def _print_summary(result: dict[str, Any]) -> None:
             f"generator's key in {'n/a' if rate is None else f'{rate:.0%}'} of those that ran"
         )
     cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
+    faults = ""
+    if usage.get("retries") or usage.get("failed_calls"):
+        faults = f" ({usage.get('retries', 0)} retried after transient errors, {usage.get('failed_calls', 0)} failed)"
     typer.echo(
-        f"llm (whole run): {usage['calls']} paid calls, {usage['input_tokens'] + usage['output_tokens']} tokens, "
+        f"llm (whole run): {usage['calls']} paid calls{faults}, "
+        f"{usage['input_tokens'] + usage['output_tokens']} tokens, "
         f"{cost}, {usage['llm_seconds']:.1f} s in calls; this session: {result['calls_this_session']} new calls, "
         f"{result['cached_calls_this_session']} answered from cache, wall {result['wall_seconds_this_session']:.1f} s"
     )

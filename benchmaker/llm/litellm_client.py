@@ -146,6 +146,39 @@ class LiteLLMClient:
             kwargs["api_key"] = self.api_key
         return kwargs
 
+    def cost_bound(self, request: LLMRequest) -> float | None:
+        """The most this request can cost, for the dollar budget: every byte of the prompt (and of the
+        schema sent with it) counted as a token, since a BPE token covers at least one byte, and
+        ``max_tokens`` for every sample, at litellm's price for the model. None when the model has no
+        price (its cost is unknown either way) or its replies have no length cap."""
+        if self.free:
+            return 0.0
+        import json
+
+        import litellm
+
+        max_tokens = request.max_tokens
+        if max_tokens is None:
+            try:
+                max_tokens = litellm.get_max_tokens(self.litellm_model)
+            except Exception:  # noqa: BLE001 - unknown to litellm's map
+                return None
+            if not max_tokens:
+                return None
+        requests = 1 if (self.native_n or request.n == 1) else request.n
+        prompt_bytes = sum(len(m.content.encode()) + 8 for m in request.messages) + 16
+        if request.response_schema is not None:
+            prompt_bytes += len(json.dumps(request.response_schema))
+        try:
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=self.litellm_model,
+                prompt_tokens=prompt_bytes * requests,
+                completion_tokens=max_tokens * request.n,
+            )
+        except Exception:  # noqa: BLE001 - a model litellm does not price
+            return None
+        return float(prompt_cost) + float(completion_cost)
+
     def _cost(self, response: Any) -> tuple[float, bool]:
         if self.free:
             return 0.0, True

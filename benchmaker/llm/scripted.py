@@ -246,6 +246,10 @@ class ScriptedLLM:
             return json.dumps({"rewritten": f"Put differently: {original}"})
         raise ScriptExhaustedError(f"scripted model has no reply for prompt {request.prompt_id!r}")
 
+    def cost_bound(self, request: LLMRequest) -> float:
+        """What one call costs at most (the fake's fixed price), for the dollar budget's reservation."""
+        return self.script.usd_per_call
+
     def complete(self, request: LLMRequest) -> Completion:
         with self._lock:
             self.requests.append(request)

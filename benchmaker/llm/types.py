@@ -67,6 +67,8 @@ class Completion(BaseModel):
     latency_s: float = 0.0
     request_hash: str = ""
     cached: bool = False
+    retries: int = 0
+    """Transient failures retried before this reply came (set by the retry layer)."""
 
     @property
     def text(self) -> str:
