@@ -176,6 +176,14 @@ class ProgramVerification(_Strict):
     temperature: float = Field(default=0.0, ge=0, le=2)
     rel_tolerance: float = Field(default=1e-6, gt=0, lt=1, description="Relative tolerance of a numeric match.")
     limits: SandboxLimits = SandboxLimits()
+    allow_weaker_isolation: bool = Field(
+        default=False,
+        description="Run answer-key programs even where the sandbox cannot put up every layer: a network "
+        "namespace (needs a working `unshare`) and a separate unprivileged user (needs root, which switches "
+        "the child to nobody). Without them an escaped program could reach the network, or read what this user "
+        "can read (the parent's environment, API keys included). Off: such a machine refuses program "
+        "verification. The layers that ran are recorded in the manifest either way.",
+    )
 
 
 class BenchMakerSettings(_Strict):

@@ -15,16 +15,18 @@ OUTCOMES = ("agree", "disagree", "no_match", "ambiguous", "failed")
 def program_summary(items: Sequence[BenchmarkItem], rejections: Iterable[Rejection]) -> dict[str, Any] | None:
     """None when no program ever ran in the run (verification off or not reached)."""
     outcomes: Counter[str] = Counter()
-    for item in items:
-        record = item.metadata.get("program")
-        if record:
-            outcomes[record["outcome"]] += 1
+    layer_sets: list[set[str]] = []
+    records = [item.metadata.get("program") for item in items]
     rejected_reasons: Counter[str] = Counter()
     for rejection in rejections:
         record = rejection.evidence.get("program")
+        records.append(record)
+        if record:
+            rejected_reasons[rejection.reason] += 1
+    for record in records:
         if record:
             outcomes[record["outcome"]] += 1
-            rejected_reasons[rejection.reason] += 1
+            layer_sets += [set(run["run"].get("isolation", ())) for run in record.get("tries", [])]
     checked = sum(outcomes.values())
     if not checked:
         return None
@@ -40,4 +42,6 @@ def program_summary(items: Sequence[BenchmarkItem], rejections: Iterable[Rejecti
         "accepted_by_outcome": dict(Counter(item.metadata["program"]["outcome"] for item in backed)),
         "options_repaired": sum(bool(item.metadata.get("options_repaired")) for item in items),
         "rejected_after_program": dict(rejected_reasons),
+        # The isolation layers every program of the run ran under (see benchmaker.verification.sandbox).
+        "isolation": sorted(set.intersection(*layer_sets)) if layer_sets else [],
     }

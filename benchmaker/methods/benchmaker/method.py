@@ -31,6 +31,7 @@ from benchmaker.methods.benchmaker.program_check import ProgramEvidence, check_w
 from benchmaker.methods.benchmaker.self_test import take_test
 from benchmaker.methods.benchmaker.strategy import StrategyBank
 from benchmaker.verification.matching import repair_options
+from benchmaker.verification.sandbox import require_isolation
 
 ATTRIBUTES_FILE = "attributes.yaml"
 PROMPT_IDS = (
@@ -81,6 +82,8 @@ class BenchMakerMethod:
     # -- run level ----------------------------------------------------------------------------------
 
     def prepare(self, accepted: Sequence[BenchmarkItem]) -> None:
+        if self.settings.program.mode == "on":  # refused before any token is spent (auto: after the vote)
+            require_isolation(self.settings.program.allow_weaker_isolation)
         store = self.context.store
         saved = store.path(ATTRIBUTES_FILE) if store is not None else None
         if saved is not None and saved.exists():
@@ -111,8 +114,15 @@ class BenchMakerMethod:
         if len(self.duplicates) == 0:
             self.duplicates.add([item.question for item in accepted])
         self.program_verification, decided_by = self._decide_program_verification(self.attributes.demand)
+        # Refused where the sandbox lacks a layer, unless the config accepts weaker isolation.
+        isolation = require_isolation(self.settings.program.allow_weaker_isolation) if self.program_verification else ()
         if store is not None:
-            store.update_stage("program_verification", enabled=self.program_verification, decided_by=decided_by)
+            store.update_stage(
+                "program_verification",
+                enabled=self.program_verification,
+                decided_by=decided_by,
+                **({"isolation": list(isolation)} if isolation else {}),
+            )
 
     def _decide_program_verification(self, demand: DemandAnalysis | None) -> tuple[bool, str]:
         mode = self.settings.program.mode
