@@ -72,3 +72,39 @@ def drive(run):  # noqa: ANN001, ANN201 - a benchmaker.run.Run; imported lazily 
         for attempt in attempts:
             run.session.record(run.session.run_attempt(attempt))
     return finish_run(run)
+
+
+SIM_KEY_ENV = "BENCHMAKER_SIM_KEY"
+
+
+@pytest.fixture
+def simulated_provider(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - a factory of SimulatedProvider
+    """Start simulated providers (``benchmaker.simulate``) on free ports in this process; all are stopped
+    after the test. ``start(settings=None, script=None, **settings_fields)``; the key variable the
+    configs from :func:`sim_models` name is set."""
+    from benchmaker.simulate import SimulatedProvider, SimulationSettings
+
+    monkeypatch.setenv(SIM_KEY_ENV, "simulated-key")
+    started: list[SimulatedProvider] = []
+
+    def start(settings: SimulationSettings | None = None, script=None, **fields) -> SimulatedProvider:  # noqa: ANN001
+        provider = SimulatedProvider(settings or SimulationSettings(**fields), script=script).start()
+        started.append(provider)
+        return provider
+
+    yield start
+    for provider in started:
+        provider.stop()
+
+
+def sim_models(provider, *, timeout_s: float = 10.0, model: str = "openai/simulated", **extra: object) -> dict:  # noqa: ANN001
+    """Every role of a config pointed at a simulated provider through litellm."""
+    spec = {
+        "model": model,
+        "api_base": provider.api_base,
+        "api_key_env": SIM_KEY_ENV,
+        "response_format": "json_schema",
+        "timeout_s": timeout_s,
+        **extra,
+    }
+    return {"generator": spec, "solver": spec, "judge": spec, "panel": [spec]}

@@ -196,6 +196,8 @@ class LiteLLMClient:
             response = litellm.completion(**self.build_kwargs(request, n))
         except Exception as error:  # noqa: BLE001 - every provider error is classified below
             raise classify_error(error, (self.api_key,)) from None
+        if not response.choices:  # a provider glitch (seen behind proxies): worth another try
+            raise LLMTransientError(f"{self.litellm_model} returned a reply with no choices")
         texts = [(choice.message.content or "") for choice in response.choices]
         reasons = [str(choice.finish_reason or "") for choice in response.choices]
         usage = getattr(response, "usage", None)
