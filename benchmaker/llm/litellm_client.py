@@ -189,7 +189,7 @@ class LiteLLMClient:
         except Exception:  # noqa: BLE001 - an unpriced model is not an error, just an unknown cost
             return 0.0, False
 
-    def _one_call(self, request: LLMRequest, n: int) -> tuple[list[str], list[str], Usage]:
+    def _one_call(self, request: LLMRequest, n: int) -> tuple[list[str], list[str], Usage, str]:
         import litellm
 
         try:
@@ -211,6 +211,7 @@ class LiteLLMClient:
                 cost_usd=cost,
                 cost_known=known,
             ),
+            str(getattr(response, "id", "") or ""),
         )
 
     def complete(self, request: LLMRequest) -> Completion:
@@ -218,6 +219,7 @@ class LiteLLMClient:
         calls = [request.n] if (self.native_n or request.n == 1) else [1] * request.n
         texts: list[str] = []
         reasons: list[str] = []
+        ids: list[str] = []
         totals = Usage()
         for index, n in enumerate(calls):
             # Separate calls standing in for n must not share a seed, or a seeded server returns n copies.
@@ -226,9 +228,10 @@ class LiteLLMClient:
                 if index == 0 or request.seed is None
                 else request.model_copy(update={"seed": request.seed + index})
             )
-            got, why, usage = self._one_call(sub, n)
+            got, why, usage, response_id = self._one_call(sub, n)
             texts += got
             reasons += why
+            ids.append(response_id)
             totals = Usage(
                 input_tokens=totals.input_tokens + usage.input_tokens,
                 output_tokens=totals.output_tokens + usage.output_tokens,
@@ -242,4 +245,5 @@ class LiteLLMClient:
             finish_reasons=tuple(reasons),
             usage=totals,
             latency_s=time.monotonic() - started,
+            response_id=",".join(ids) if any(ids) else "",
         )

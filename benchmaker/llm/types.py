@@ -69,6 +69,8 @@ class Completion(BaseModel):
     cached: bool = False
     retries: int = 0
     """Transient failures retried before this reply came (set by the retry layer)."""
+    response_id: str = ""
+    """The provider's id of the reply (comma-separated when n samples took several requests)."""
 
     @property
     def text(self) -> str:

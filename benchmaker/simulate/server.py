@@ -39,7 +39,7 @@ class RequestLog:
     """ok, a fault kind, unauthorized, bad_request, or client_gone (the client left before the reply)."""
     ended: float | None = None
     reply: str = ""
-    """Digest of the completion texts of an ``ok`` reply."""
+    """The reply's id (unique per response): a client that stored the reply keeps it with it."""
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Stats:
         with self.lock:
             occurrence = self.seen.get(key, 0)
             self.seen[key] = occurrence + 1
-            entry = RequestLog(started=time.monotonic(), key=key)
+            entry = RequestLog(started=time.monotonic(), key=key, reply=f"chatcmpl-sim-{len(self.log)}")
             self.log.append(entry)
             return entry, occurrence
 
@@ -301,7 +301,7 @@ class SimulatedProvider:
         if fault == "schema_break":
             texts = ['{"unexpected": "a reply that is not what the schema asked for"}'] * len(texts)
         reply = {
-            "id": f"chatcmpl-sim-{entry.key[:12]}",
+            "id": entry.reply,
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
@@ -327,7 +327,4 @@ class SimulatedProvider:
             sent = handler._send(200, payload, "application/json")
         if not sent:
             return "client_gone"
-        if fault is None:
-            entry.reply = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()
-            return "ok"
-        return fault
+        return "ok" if fault is None else fault
