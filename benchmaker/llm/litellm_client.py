@@ -51,16 +51,17 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _retry_after_of(error: Exception) -> float | None:
+    """The Retry-After hint of a provider error. litellm gives the error a synthetic ``response`` with no
+    headers and keeps the real ones in ``litellm_response_headers``: both are looked at."""
     response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        headers = getattr(error, "litellm_response_headers", None)
-    if headers is None:
-        return None
-    try:
-        return parse_retry_after(headers.get("retry-after"))
-    except AttributeError:
-        return None
+    for headers in (getattr(error, "litellm_response_headers", None), getattr(response, "headers", None)):
+        try:
+            value = headers.get("retry-after") if headers is not None else None
+        except AttributeError:
+            continue
+        if value:
+            return parse_retry_after(value)
+    return None
 
 
 def classify_error(error: Exception, secrets: tuple[str | None, ...] = ()) -> Exception:
