@@ -52,3 +52,39 @@ def test_a_run_against_30_percent_faults_finishes_its_target(tmp_path, simulated
     seen = provider.stats.counts()
     faults_met = sum(seen.get(kind, 0) for kind in FAULT_KINDS) + seen.get("client_gone", 0)
     assert faults_met >= 2 and summary["usage"]["retries"] >= 1, seen
+
+
+def test_a_full_disk_mid_append_is_a_clear_error_and_the_run_resumes(tmp_path, monkeypatch):
+    import errno
+    import json
+
+    from benchmaker import store as store_module
+    from benchmaker.errors import StoreError
+    from benchmaker.run import resume_run
+    from tests.test_generation import config as direct_config
+
+    run = start_run(direct_config(tmp_path))
+    benchmark = run.store.run_dir / "benchmark.jsonl"
+    real_write, appended = store_module.os.write, []
+
+    def disk_fills_at_the_third_item(fd, data):
+        if b'"question"' in data and b'"choice_order"' in data:  # an item's line
+            appended.append(len(data))
+            if len(appended) == 3:
+                real_write(fd, bytes(data[:40]))  # what fitted
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(store_module.os, "write", disk_fills_at_the_third_item)
+    with pytest.raises(StoreError, match=r"benchmark.jsonl: No space left on device; nothing half-written was kept"):
+        drive(run)
+    monkeypatch.undo()
+    lines = benchmark.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and [json.loads(line)["metadata"]["attempt"] for line in lines[:-1]] == [0, 1]
+    run.store.close()  # the process that hit the full disk exits
+
+    resumed = resume_run(run.store.run_dir)  # once there is room again
+    summary = drive(resumed)
+    items = resumed.store.items()
+    assert summary["status"] == "complete" and len(items) == 8 and len({i.id for i in items}) == 8
+    assert sorted(item.attempt for item in items) == list(range(8))

@@ -47,6 +47,8 @@ class Stats:
     log: list[RequestLog] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     seen: dict[str, int] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
+    """Bearer keys the requests presented (kept in memory only: tests check a key reached the provider)."""
 
     def begin(self, key: str) -> tuple[RequestLog, int]:
         with self.lock:
@@ -245,6 +247,9 @@ class SimulatedProvider:
     def handle(self, handler: _Handler, raw: bytes) -> None:
         key = hashlib.sha256(raw).hexdigest()
         entry, occurrence = self.stats.begin(key)
+        presented = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+        with self.stats.lock:
+            self.stats.keys.add(presented)
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
@@ -257,7 +262,6 @@ class SimulatedProvider:
         entry.prompt_id = request.prompt_id
         model = str(body.get("model") or "simulated")
         if model.endswith(UNAUTHORIZED_SUFFIX):
-            presented = handler.headers.get("Authorization", "").removeprefix("Bearer ")
             handler._json(401, _error(f"Incorrect API key provided: {presented}", "invalid_api_key"))
             self.stats.end(entry, "unauthorized")
             return
