@@ -74,6 +74,19 @@ def drive(run):  # noqa: ANN001, ANN201 - a benchmaker.run.Run; imported lazily 
     return finish_run(run)
 
 
+def drive_concurrently(run):  # noqa: ANN001, ANN201
+    """As the flow does, without Prefect: each wave's attempts on ``concurrency`` threads, recorded as they end."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from benchmaker.run import finish_run
+
+    with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
+        while attempts := run.session.next_attempts():
+            for future in as_completed([pool.submit(run.session.run_attempt, attempt) for attempt in attempts]):
+                run.session.record(future.result())
+    return finish_run(run)
+
+
 SIM_KEY_ENV = "BENCHMAKER_SIM_KEY"
 
 

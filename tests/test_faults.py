@@ -7,7 +7,7 @@ import pytest
 from benchmaker.config import parse_config
 from benchmaker.run import start_run
 from benchmaker.simulate import FAULT_KINDS, FaultMix, SimulationSettings
-from tests.conftest import drive, sim_models
+from tests.conftest import drive, drive_concurrently, sim_models
 
 
 def fault_config(tmp_path, provider, method, n_items=4):
@@ -47,7 +47,7 @@ def test_a_run_against_30_percent_faults_finishes_its_target(tmp_path, simulated
     faults = FaultMix.spread(0.3, retry_after_s=0.01, slow_s=0.7)
     provider = simulated_provider(SimulationSettings(seed=3, faults=faults))
     run = start_run(fault_config(tmp_path, provider, method, n_items=10 if method == "direct" else 4))
-    summary = drive(run)
+    summary = drive_concurrently(run)
     check_nothing_lost_and_every_request_metered(run, summary, provider)
     seen = provider.stats.counts()
     faults_met = sum(seen.get(kind, 0) for kind in FAULT_KINDS) + seen.get("client_gone", 0)
@@ -88,3 +88,31 @@ def test_a_full_disk_mid_append_is_a_clear_error_and_the_run_resumes(tmp_path, m
     items = resumed.store.items()
     assert summary["status"] == "complete" and len(items) == 8 and len({i.id for i in items}) == 8
     assert sorted(item.attempt for item in items) == list(range(8))
+
+
+@pytest.mark.parametrize(
+    ("model", "budget"),
+    [("openai/simulated", {"max_calls": 12}), ("openai/gpt-4o-mini", {"max_usd": 0.002})],  # priced by litellm
+)
+def test_budgets_hold_for_a_run_at_concurrency_16(tmp_path, simulated_provider, model, budget):
+    from benchmaker.simulate import LatencyModel
+
+    provider = simulated_provider(SimulationSettings(latency=LatencyModel(ttft_median_s=0.05, ttft_sigma=0.3)))
+    config = parse_config(
+        {
+            "requirement": {"description": "Two-digit multiplication.", "n_items": 100, "n_options": 4},
+            "models": sim_models(provider, model=model, max_tokens=300),
+            "method": "direct",
+            "outputs_dir": str(tmp_path / "out"),
+            "concurrency": 16,
+            "budget": budget,
+        }
+    )
+    summary = drive_concurrently(start_run(config))
+    answered = provider.stats.counts().get("ok", 0)
+    if "max_calls" in budget:
+        assert summary["usage"]["calls"] == answered == 12
+    else:  # about $0.000035 a call: 16 in flight near the limit used to carry it past
+        assert 0 < summary["usage"]["cost_usd"] <= 0.002 and summary["usage"]["unpriced_calls"] == 0
+        assert summary["usage"]["calls"] == answered > 20
+    assert summary["stop_reason"] == "budget_exhausted"

@@ -217,3 +217,24 @@ def test_retries_and_failed_calls_are_metered_and_logged(tmp_path):
     assert provider.calls == 6
     resumed = Meter(Budget(), previous=records)  # a resume reads the same totals back
     assert resumed.snapshot() == totals
+
+
+def test_a_call_waits_for_the_calls_in_flight_instead_of_stopping_the_run():
+    import threading
+
+    from benchmaker.llm.meter import Reservation
+
+    meter = Meter(Budget(max_calls=2))
+    held = [meter.reserve(), meter.reserve()]  # two calls in flight fill the budget
+    got: list[Reservation] = []
+    waiter = threading.Thread(target=lambda: got.append(meter.reserve()))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and not got  # not refused: the calls in flight may still fail
+    meter.cancel(held.pop())  # one of them failed: its place is free
+    waiter.join(5)
+    assert len(got) == 1
+    meter.settle(held.pop(), Completion(texts=("a",)))
+    meter.settle(got.pop(), Completion(texts=("b",)))
+    with pytest.raises(BudgetExceeded, match="call budget"):  # spent now: refused at once
+        meter.reserve()

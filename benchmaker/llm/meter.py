@@ -43,8 +43,9 @@ class Meter:
     A real call reserves its place before it is sent and the reservation becomes the counted call in
     one step (:meth:`settle`), so concurrent workers can never pass ``max_calls``. For ``max_usd`` a
     call reserves the most it can cost (its provider's bound: prompt bytes as tokens, ``max_tokens``
-    per sample, at the model's price) and is refused if spent plus everything reserved could pass
-    the limit; calls to a model without a price (cost unknown) reserve nothing.
+    per sample, at the model's price) and waits while spent plus everything reserved could pass the
+    limit, until calls in flight end; it is refused once spending alone leaves no room. Calls to a
+    model without a price (cost unknown) reserve nothing.
     """
 
     def __init__(self, budget: Budget, previous: Iterable[CallRecord] = ()) -> None:
@@ -53,36 +54,50 @@ class Meter:
         self._in_flight = 0
         self._reserved_usd = 0.0
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         for record in previous:
             self._add(record)
 
     def reserve(self, usd_bound: float | None = None) -> Reservation:
+        """A place for one real call. When only calls in flight stand in the way (their places, or the
+        most they may cost), wait for them to end: they may fail, or cost less than their bound. Raise
+        BudgetExceeded once what is spent leaves no room."""
         bound = max(0.0, usd_bound or 0.0)
-        with self._lock:
-            spent_calls = self.totals.calls + self._in_flight
-            if self.budget.max_calls is not None and spent_calls >= self.budget.max_calls:
-                raise BudgetExceeded(f"call budget spent ({self.budget.max_calls} calls)")
-            limit = self.budget.max_usd
-            if limit is not None:
-                committed = self.totals.cost_usd + self._reserved_usd
-                if committed >= limit or (bound > 0 and committed + bound > limit):
-                    raise BudgetExceeded(
-                        f"dollar budget spent (${self.totals.cost_usd:.4f} paid, ${self._reserved_usd:.4f} held by "
-                        f"calls in flight, up to ${bound:.4f} for this one, of ${limit:.4f})"
-                    )
+        with self._changed:
+            while (refusal := self._refusal(bound)) is not None:
+                spent_out, message = refusal
+                if spent_out or self._in_flight == 0:
+                    raise BudgetExceeded(message)
+                self._changed.wait()
             self._in_flight += 1
             self._reserved_usd += bound
             return Reservation(bound)
 
+    def _refusal(self, bound: float) -> tuple[bool, str] | None:
+        """None when the call fits; else (whether spending alone rules it out, the message)."""
+        calls, limit = self.budget.max_calls, self.budget.max_usd
+        if calls is not None and self.totals.calls + self._in_flight >= calls:
+            return self.totals.calls >= calls, f"call budget spent ({calls} calls)"
+        if limit is not None:
+            spent = self.totals.cost_usd
+            if spent >= limit or spent + self._reserved_usd + bound > limit:
+                message = (
+                    f"dollar budget spent (${spent:.4f} paid, ${self._reserved_usd:.4f} held by calls in flight, "
+                    f"up to ${bound:.4f} for this one, of ${limit:.4f})"
+                )
+                return spent >= limit or spent + bound > limit, message
+        return None
+
     def cancel(self, reservation: Reservation) -> None:
         """The call failed: nothing was answered, its place is free again."""
-        with self._lock:
+        with self._changed:
             self._in_flight -= 1
             self._reserved_usd -= reservation.usd
+            self._changed.notify_all()
 
     def settle(self, reservation: Reservation, completion: Completion) -> None:
         """The call was answered: its reservation becomes the counted call, atomically."""
-        with self._lock:
+        with self._changed:
             self._in_flight -= 1
             self._reserved_usd -= reservation.usd
             self._count(
@@ -93,6 +108,7 @@ class Meter:
                 latency_s=round(completion.latency_s, 3),
                 retries=completion.retries,
             )
+            self._changed.notify_all()
 
     def record(self, record: CallRecord) -> None:
         """A call the budget layer did not settle: a cached replay, or a call that failed."""
