@@ -136,9 +136,9 @@ def run(
             stored = RunStore.open(resume)  # fail fast, before Prefect starts
             require_trusted(stored.manifest(), stored.config(), trusted=trust_run, action="refusing to resume")
             RunStore.check_not_busy(resume)  # a second writer would interleave its records with the first's
+            resolved = None
         elif trust_run:
             raise ConfigError("--trust-run goes with --resume")
-            resolved = None
         else:
             resolved = resolve_config(config, requirement, n, model, method, attributes)
             if budget is not None:
