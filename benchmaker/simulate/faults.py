@@ -79,7 +79,6 @@ class SimulationSettings(BaseModel):
     seed: int = 0
     latency: LatencyModel = LatencyModel()
     faults: FaultMix = FaultMix()
-    usd_per_call: float = Field(default=0.0, ge=0, description="Unused by litellm's pricing; for the script.")
 
 
 @dataclass(frozen=True)
