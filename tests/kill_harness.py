@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from benchmaker.simulate import SimulatedProvider
+from benchmaker.simulate import FAULT_KINDS, SimulatedProvider
 from benchmaker.store import MANIFEST, RunStore
 
 
@@ -110,7 +110,8 @@ class Kill:
     yet in the cache when the kill came (the client's side of the same moment)."""
     items: int
     repaid: int = 0
-    """Requests answered to the killed session and answered again to a later one (paid twice)."""
+    """Requests the killed session sent (answered or not: a provider charges what it generated) that a
+    later session sent again."""
 
 
 @dataclass
@@ -140,7 +141,8 @@ class KillReport:
             f"kills: {len(self.kills)}, sessions: {self.sessions}, wall {self.wall_s:.0f} s; "
             f"final status {self.status}, items {self.items}/{self.target}",
             f"items lost: {self.lost}; duplicated: {self.duplicated}",
-            f"provider requests: {self.requests}, answered: {self.answered}, answered twice (re-paid): {self.repaid}",
+            f"provider requests: {self.requests}, answered: {self.answered}, sent again after a kill (re-paid): "
+            f"{self.repaid}",
             f"re-paid <= in flight at every kill: {self.repaid_within_in_flight}",
             "per kill (session: killed after s; calls in flight (open at the provider); re-paid; items then):",
         ]
@@ -265,11 +267,14 @@ def _report(
 
     entries = provider.stats.entries()
     answered: dict[str, list[int]] = defaultdict(list)
+    sent: dict[str, list[int]] = defaultdict(list)
     for entry in entries:
         if entry.outcome == "ok":
             answered[entry.key].append(session_of(entry.started))
+        if entry.outcome not in FAULT_KINDS:  # a provider charges what it generates, delivered or not
+            sent[entry.key].append(session_of(entry.started))
     for kill in kills:
-        kill.repaid = sum(kill.session in sessions and max(sessions) > kill.session for sessions in answered.values())
+        kill.repaid = sum(kill.session in sessions and max(sessions) > kill.session for sessions in sent.values())
     manifest = store.manifest()
     return KillReport(
         kills=kills,
@@ -280,7 +285,7 @@ def _report(
         duplicated=duplicated,
         requests=len(entries),
         answered=sum(len(sessions) for sessions in answered.values()),
-        repaid=sum(len(sessions) - 1 for sessions in answered.values()),
+        repaid=sum(kill.repaid for kill in kills),
         sessions=len(starts),
         wall_s=wall_s,
         refusals=refusals,
