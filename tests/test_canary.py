@@ -36,7 +36,7 @@ def test_a_canary_key_is_in_no_file_after_a_run_a_failed_run_and_a_score(tmp_pat
 
     def config(name: str, model: str) -> Path:
         data = {
-            "requirement": {"description": "Two-digit multiplication.", "n_items": 2, "n_options": 4},
+            "requirement": {"description": "Two-digit multiplication.", "n_items": 1, "n_options": 4},
             "models": sim_models(provider, model=model, api_key_env=CANARY_ENV),
             "outputs_dir": str(outputs),
             "benchmaker": {"embedder": "hashing", "candidates": 1, "solver_samples": 2, "attribute_proposals": 1},

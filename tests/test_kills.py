@@ -28,7 +28,7 @@ def test_kills_and_resumes_lose_and_duplicate_nothing(tmp_path, simulated_provid
     config.write_text(
         json.dumps(
             {
-                "requirement": {"description": "Two-digit multiplication.", "n_items": 8, "n_options": 4},
+                "requirement": {"description": "Two-digit multiplication.", "n_items": 6, "n_options": 4},
                 "models": sim_models(provider),
                 "method": "benchmaker",
                 "outputs_dir": str(tmp_path / "outputs"),
@@ -57,7 +57,7 @@ def test_kills_and_resumes_lose_and_duplicate_nothing(tmp_path, simulated_provid
     )
     print("\n".join(report.lines()))
     assert len(report.kills) == 3, "the run must still be going at each kill"
-    assert (report.status, report.items) == ("complete", 8)
+    assert (report.status, report.items) == ("complete", 6)
     assert (report.lost, report.duplicated) == (0, 0)
     assert report.repaid_within_in_flight, report.lines()
     assert report.refusals and all(
