@@ -35,7 +35,10 @@ class DirectoryLock:
         """Take the lock or raise :class:`DirectoryBusy` naming the holder's pid."""
         if self._fd is not None:
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes
+        except OSError as error:
+            raise StoreError(f"cannot lock {self.what} {self.path.parent}: {error.strerror or error}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -157,3 +157,12 @@ print(json.dumps({{"error": error, "size": size, "after_failure": after_failure,
     assert result["error"] is not None and "File too large" in result["error"]
     assert result["after_failure"] == result["size"]
     assert result["attempts"] == [0, 2]
+
+
+def test_a_run_directory_that_cannot_be_locked_is_one_clear_error(tmp_path):
+    store = RunStore.create(_config(tmp_path))
+    store.close()
+    (store.run_dir / ".writer.lock").unlink()
+    (store.run_dir / ".writer.lock").mkdir()  # as unopenable as a read-only directory would make it
+    with pytest.raises(StoreError, match="cannot lock run"):
+        RunStore.open_for_writing(store.run_dir)
