@@ -128,7 +128,7 @@ def summarise_run(run_dir: Path, label: str | None = None, checker: str | None =
     items = store.items()
     # What the method needs per item, whether this run paid for it or replayed it from the cache
     # (a compare re-run, or a second run with the same seed, is answered from the cache).
-    calls = store.calls()
+    calls = [call for call in store.calls() if call.error is None]  # a call that failed for good answered nothing
     requests = len(calls)
     completions = sum(call.n for call in calls)
     tokens = sum(call.input_tokens + call.output_tokens for call in calls)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from benchmaker.errors import ConfigError
 from benchmaker.releases.settings import ReleaseSettings
+from benchmaker.secrets import key_like_fields, url_problem
 
 MAX_OPTIONS = 10
 LETTERS = "ABCDEFGHIJ"
@@ -65,6 +65,28 @@ class ModelSpec(_Strict):
             raise ValueError(
                 "api_key is not accepted in config; put the key in an environment variable and name it in api_key_env"
             )
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _no_secrets_in_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The config is written to manifest.json and Prefect's database: no credential may ride along.
+        found = list(key_like_fields(value))
+        if found:
+            raise ValueError(
+                f"{', '.join(found[:3])} looks like a credential; keys are never accepted in config: put the key "
+                "in an environment variable and name it in api_key_env"
+            )
+        for endpoint in ("api_base", "base_url"):
+            if endpoint in value:
+                raise ValueError(f"{endpoint} belongs in the role's own api_base field, not in extra")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str | None) -> str | None:
+        if value is not None and (problem := url_problem(value)):
+            raise ValueError(problem)
         return value
 
     @property
@@ -203,6 +225,14 @@ class ProgramVerification(_Strict):
     )
     rel_tolerance: float = Field(default=1e-6, gt=0, lt=1, description="Relative tolerance of a numeric match.")
     limits: SandboxLimits = SandboxLimits()
+    allow_weaker_isolation: bool = Field(
+        default=False,
+        description="Run answer-key programs even where the sandbox cannot put up every layer: a network "
+        "namespace (needs a working `unshare`) and a separate unprivileged user (needs root, which switches "
+        "the child to nobody). Without them an escaped program could reach the network, or read what this user "
+        "can read (the parent's environment, API keys included). Off: such a machine refuses program "
+        "verification. The layers that ran are recorded in the manifest either way.",
+    )
 
     @model_validator(mode="after")
     def _independent_samples(self) -> ProgramVerification:
@@ -364,15 +394,10 @@ def parse_config(data: Any, source: str = "config") -> RunConfig:
 
 
 def load_config_data(path: Path) -> dict[str, Any]:
-    """Read a YAML config file into a plain dict (not yet validated)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"invalid YAML in {path}: {str(error).splitlines()[0]}") from None
+    """Read a YAML config file into a plain dict (not yet validated); bounded against alias bombs."""
+    from benchmaker.safe_load import load_yaml
+
+    data = load_yaml(path, "config", ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

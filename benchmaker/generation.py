@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import random
 import threading
+import traceback
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from benchmaker.config import LETTERS, RunConfig
-from benchmaker.errors import BudgetExceeded, LLMError, LLMFatalError
+from benchmaker.errors import BudgetExceeded, LLMError, LLMFatalError, StoreError
 from benchmaker.items import BenchmarkItem, Draft, Rejection, normalize_text, utc_now
 from benchmaker.methods.base import Method, attempt_seed
 from benchmaker.store import RunStore
@@ -50,6 +52,22 @@ def place_answer(draft: Draft, target: int, rng: random.Random) -> tuple[list[st
     rng.shuffle(distractors)
     order = distractors[:target] + [draft.mcq.answer_index] + distractors[target:]
     return [original[i] for i in order], order
+
+
+def internal_error(attempt: int, error: Exception) -> Rejection:
+    """An unexpected exception as a rejection: the stage is the method module it came from, the detail
+    its type, message and where it was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if "/benchmaker/" in frame.filename.replace("\\", "/")]
+    steps = [frame for frame in ours if "/methods/" in frame.filename.replace("\\", "/")]
+    stage = Path(steps[-1].filename).stem if steps else "attempt"
+    where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - an exception whose str() fails
+        message = ""
+    detail = f"{type(error).__name__}: {message[:300]}{where}"
+    return Rejection(attempt=attempt, stage=stage, reason="internal_error", detail=detail[:500])
 
 
 class GenerationSession:
@@ -140,7 +158,13 @@ class GenerationSession:
     # -- running and recording -------------------------------------------------------------------
 
     def run_attempt(self, attempt: int) -> Outcome:
-        """Never raises for an item failure; a spent budget comes back as ``BudgetStop``."""
+        """Never raises for an item failure; a spent budget comes back as ``BudgetStop``.
+
+        Only what would hit every attempt alike stops the run: a fatal provider error (a bad key) or
+        the run's own files failing (a full disk). Any other exception, a bug or a reply nobody
+        foresaw, becomes this attempt's rejection (``internal_error``), so it is recorded and a resume
+        goes past it instead of meeting the same cached reply and crashing again.
+        """
         with self._lock:
             self._update_stop_reason()
             if self.stop_reason is not None:
@@ -153,10 +177,12 @@ class GenerationSession:
             return self.method.generate(attempt, accepted, slot)
         except BudgetExceeded as error:
             return BudgetStop(attempt, str(error))
-        except LLMFatalError:
-            raise  # every attempt would fail alike: stop the run with the provider's message
+        except (LLMFatalError, StoreError):
+            raise  # every attempt would fail alike: stop the run with the provider's or the store's message
         except LLMError as error:
             return Rejection(attempt=attempt, stage="generate", reason="llm_error", detail=str(error)[:500])
+        except Exception as error:  # noqa: BLE001 - one attempt's fault, never the run's
+            return internal_error(attempt, error)
 
     def record(self, outcome: Outcome) -> BenchmarkItem | Rejection | None:
         """Persist one outcome; drafts become items unless they duplicate an accepted question."""

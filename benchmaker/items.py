@@ -149,4 +149,8 @@ class CallRecord(BaseModel):
     """Seconds the call took when it was first made, cached or not: what the method costs in time."""
     n: int = 1
     attempt: int | None = None
+    retries: int = 0
+    """Transient failures (429, 5xx, timeouts, resets) this call met and retried before it ended."""
+    error: str | None = None
+    """Set when the call failed for good (after its retries): nothing was answered or paid."""
     created_at: str = Field(default_factory=utc_now)

@@ -20,6 +20,7 @@ from benchmaker.llm.meter import Meter, UsageTotals
 from benchmaker.methods import GenerationContext, make_method, roles_of
 from benchmaker.prompts import PromptLibrary
 from benchmaker.store import RunStore, config_hash
+from benchmaker.trust import require_trusted, sign, verifies
 from benchmaker.verification.summary import program_summary
 
 _VERSIONED = ("benchmaker", "litellm", "openai", "prefect", "pydantic", "llama_cpp_python", "sentence-transformers")
@@ -97,24 +98,49 @@ def open_run(
 
 
 def start_run(config: RunConfig, **kwargs: Any) -> Run:
-    return open_run(config, RunStore.create(config), **kwargs)
+    store = RunStore.create(config)
+    try:
+        return open_run(config, store, **kwargs)
+    except BaseException:
+        store.close()
+        raise
 
 
-def resume_run(run_dir: Path, *, budget: Budget | None = None, concurrency: int | None = None, **kwargs: Any) -> Run:
-    """Reopen a run with its own stored config; only the budget and concurrency may change."""
-    store = RunStore.open(run_dir)
-    config = store.config()
-    manifest = store.manifest()
-    if manifest.get("config_hash") != config_hash(config):
-        raise StoreError(f"{run_dir}: manifest config hash does not match its config")
-    updates: dict[str, Any] = {}
-    if budget is not None:
-        updates["budget"] = budget
-    if concurrency is not None:
-        updates["concurrency"] = concurrency
-    if updates:
-        config = config.model_copy(update=updates)
-    return open_run(config, store, **kwargs)
+def resume_run(
+    run_dir: Path,
+    *,
+    budget: Budget | None = None,
+    concurrency: int | None = None,
+    trust_run: bool = False,
+    **kwargs: Any,
+) -> Run:
+    """Reopen a run with its own stored config; only the budget and concurrency may change.
+
+    The run's writer lock is held from here until the run is finished or closed: a second process
+    resuming the same run meanwhile is refused (StoreError). A run this user did not create (or whose
+    config was edited) is refused if it would send credentials anywhere, unless ``trust_run``; once
+    trusted, it is signed as this user's.
+    """
+    store = RunStore.open_for_writing(run_dir)
+    try:
+        config = store.config()
+        manifest = store.manifest()
+        if manifest.get("config_hash") != config_hash(config):
+            raise StoreError(f"{run_dir}: manifest config hash does not match its config")
+        require_trusted(manifest, config, trusted=trust_run, action="refusing to resume")
+        if trust_run and not verifies(manifest):
+            store.update_manifest(signature=sign(str(manifest.get("run_id", "")), manifest["config"]))
+        updates: dict[str, Any] = {}
+        if budget is not None:
+            updates["budget"] = budget
+        if concurrency is not None:
+            updates["concurrency"] = concurrency
+        if updates:
+            config = config.model_copy(update=updates)
+        return open_run(config, store, **kwargs)
+    except BaseException:
+        store.close()
+        raise
 
 
 def answer_balance(items: list[Any], n_options: int) -> dict[str, Any]:
@@ -128,7 +154,15 @@ def answer_balance(items: list[Any], n_options: int) -> dict[str, Any]:
 
 
 def finish_run(run: Run) -> dict[str, Any]:
-    """Close the run: status, counts, answer balance and usage go into the manifest and are returned."""
+    """Close the run: status, counts, answer balance and usage go into the manifest and are returned;
+    the run's writer lock is released."""
+    try:
+        return _summarise(run)
+    finally:
+        run.store.close()
+
+
+def _summarise(run: Run) -> dict[str, Any]:
     session = run.session
     items = session.items
     usage: UsageTotals = run.meter.snapshot()

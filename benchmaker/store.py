@@ -1,12 +1,16 @@
 """The run store: one directory per run, written so that a killed run can always be resumed.
 
 Whole-file writes go through a temp file and ``os.replace``; JSONL appends write one whole line
-per record under a lock. A line cut short by a kill is dropped on open, before anything new is
-appended after it.
+per record under a lock, and a write that cannot finish (a full disk, a file-size limit) is undone
+before the error is raised, so no record is ever glued to the next. One process writes a run at a
+time (:mod:`benchmaker.dirlock`); only that writer drops a line cut short by a kill, on open, before
+anything new is appended after it. Readers (scoring, comparisons) never change a run: they skip a
+partial last line instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,8 +24,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from benchmaker.config import RunConfig, parse_config
+from benchmaker.dirlock import DirectoryLock
 from benchmaker.errors import StoreError
 from benchmaker.items import BenchmarkItem, CallRecord, Rejection, utc_now
+from benchmaker.trust import sign
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -73,47 +79,101 @@ def _slug(text: str, words: int = 5) -> str:
 
 
 class JsonlFile:
-    """An append-only JSONL file of pydantic records, safe for threads and for kills."""
+    """An append-only JSONL file of pydantic records, safe for threads and for kills.
 
-    def __init__(self, path: Path) -> None:
+    ``writable=False`` opens it for reading only: nothing is truncated, and a partial last line (a
+    record its writer is appending right now, or one a kill cut short) is skipped.
+    """
+
+    def __init__(self, path: Path, *, writable: bool = True) -> None:
         self.path = path
+        self.writable = writable
         self._lock = threading.Lock()
-        drop_partial_last_line(path)
+        if writable:
+            drop_partial_last_line(path)
 
     def append(self, record: BaseModel) -> None:
+        if not self.writable:
+            raise StoreError(f"{self.path} is open for reading only")
         line = (record.model_dump_json() + "\n").encode()
         with self._lock:
-            # One write of one whole line on an O_APPEND descriptor, then fsync: a kill leaves
-            # either the whole record or a partial last line that the next open drops.
+            # One whole line on an O_APPEND descriptor, then fsync: a kill leaves either the whole
+            # record or a partial last line that the next writer's open drops.
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, line)
-                os.fsync(fd)
+                _write_whole(fd, line, self.path)
             finally:
                 os.close(fd)
 
     def read(self, model: type[M]) -> list[M]:
         if not self.path.exists():
             return []
+        try:
+            data = self.path.read_bytes()
+        except OSError as error:
+            raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from None
+        lines = data.split(b"\n")
+        lines.pop()  # what follows the last newline: empty, or a record still being written
         records = []
-        with self.path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(model.model_validate_json(line))
-                except ValidationError as error:
-                    raise StoreError(f"{self.path}:{number}: corrupt record: {error.errors()[0]['msg']}") from None
+        for number, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise StoreError(f"{self.path}:{number}: not UTF-8 text (byte {error.start + 1})") from None
+            if not line.strip():
+                continue
+            try:
+                records.append(model.model_validate_json(line))
+            except ValidationError as error:
+                raise StoreError(f"{self.path}:{number}: corrupt record: {error.errors()[0]['msg']}") from None
         return records
 
 
-class RunStore:
-    """Owns every file of one run directory."""
+def _write_whole(fd: int, data: bytes, path: Path) -> None:
+    """Write all of ``data`` and fsync, or leave the file as it was and raise StoreError.
 
-    def __init__(self, run_dir: Path) -> None:
+    ``os.write`` may write less than asked: on a full disk, or at RLIMIT_FSIZE, it writes what fits
+    and the next write fails. What was written of the record is cut off again, so the file still
+    ends with a whole line and the run can be resumed once there is room.
+    """
+    start = os.fstat(fd).st_size
+    written = 0
+    try:
+        while written < len(data):
+            count = os.write(fd, data[written:])
+            if count <= 0:
+                raise OSError(28, "no progress writing (disk full?)")
+            written += count
+        os.fsync(fd)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        reason = error.strerror or str(error)
+        raise StoreError(
+            f"cannot append to {path}: {reason}; nothing half-written was kept, the run can be resumed "
+            "once there is room"
+        ) from None
+
+
+class RunStore:
+    """Owns every file of one run directory.
+
+    A store from :meth:`create` or :meth:`open_for_writing` holds the run's writer lock until
+    :meth:`close` (or until its process dies); one from :meth:`open` only reads.
+    """
+
+    def __init__(self, run_dir: Path, *, lock: DirectoryLock | None = None) -> None:
         self.run_dir = run_dir
+        self._writer_lock = lock
         self._lock = threading.Lock()
-        self._files = {name: JsonlFile(run_dir / name) for name in (BENCHMARK, REJECTIONS, LLM_CALLS)}
+        writable = lock is not None
+        self._files = {
+            name: JsonlFile(run_dir / name, writable=writable) for name in (BENCHMARK, REJECTIONS, LLM_CALLS)
+        }
+
+    @property
+    def writable(self) -> bool:
+        return self._writer_lock is not None and self._writer_lock.held
 
     # -- creation and opening -------------------------------------------------------------------
 
@@ -122,17 +182,24 @@ class RunStore:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"{stamp}_{_slug(config.requirement.description)}_{config_hash(config)[:6]}"
         run_dir = Path(config.outputs_dir) / "runs" / name
-        if run_dir.exists():
-            raise StoreError(f"run directory {run_dir} already exists")
-        run_dir.mkdir(parents=True)
-        store = cls(run_dir)
+        try:
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir()
+        except FileExistsError:
+            raise StoreError(f"run directory {run_dir} already exists") from None
+        except OSError as error:
+            raise StoreError(f"cannot create run directory {run_dir}: {error.strerror or error}") from None
+        store = cls(run_dir, lock=DirectoryLock(run_dir, "run").acquire())
+        stored = config.model_dump(mode="json")
         store.write_manifest(
             {
                 "run_id": name,
                 "created_at": utc_now(),
                 "status": "created",
-                "config": config.model_dump(mode="json"),
+                "config": stored,
                 "config_hash": config_hash(config),
+                # Who may spend credentials on this run's endpoints: see benchmaker.trust.
+                "signature": sign(name, stored),
                 **(extra_manifest or {}),
                 "stages": {},
             }
@@ -141,19 +208,53 @@ class RunStore:
 
     @classmethod
     def open(cls, run_dir: Path) -> RunStore:
+        """For reading: never changes the run, even while its writer is appending to it."""
         if not (run_dir / MANIFEST).is_file():
             raise StoreError(f"{run_dir} is not a run directory (no {MANIFEST})")
         return cls(run_dir)
 
+    @classmethod
+    def open_for_writing(cls, run_dir: Path) -> RunStore:
+        """For resuming: takes the run's writer lock (refused while another process writes the run),
+        then drops any line a kill cut short."""
+        if not (run_dir / MANIFEST).is_file():
+            raise StoreError(f"{run_dir} is not a run directory (no {MANIFEST})")
+        return cls(run_dir, lock=DirectoryLock(run_dir, "run").acquire())
+
+    @staticmethod
+    def check_not_busy(run_dir: Path) -> None:
+        """Raise StoreError if a process is writing ``run_dir`` right now."""
+        DirectoryLock(run_dir, "run").check_free()
+
+    def close(self) -> None:
+        """Release the writer lock (a no-op for a reading store)."""
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise StoreError(f"{self.run_dir} is open for reading only")
+
     # -- manifest ---------------------------------------------------------------------------------
 
     def manifest(self) -> dict[str, Any]:
+        path = self.run_dir / MANIFEST
         try:
-            return json.loads((self.run_dir / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise StoreError(f"cannot read {self.run_dir / MANIFEST}: {error}") from None
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise StoreError(f"cannot read {path}: {error.strerror or error}") from None
+        except UnicodeDecodeError as error:
+            raise StoreError(f"{path}: not UTF-8 text (byte {error.start + 1})") from None
+        except json.JSONDecodeError as error:
+            raise StoreError(f"{path}: invalid JSON ({error.msg} at line {error.lineno})") from None
+        except (ValueError, RecursionError) as error:  # an integer of >4300 digits, nesting too deep
+            raise StoreError(f"{path}: unreadable JSON ({str(error)[:100]})") from None
+        if not isinstance(data, dict):
+            raise StoreError(f"{path}: expected a JSON object")
+        return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
+        self._require_writable()
         with self._lock:
             manifest["updated_at"] = utc_now()
             write_json_atomic(self.run_dir / MANIFEST, manifest)
@@ -170,7 +271,7 @@ class RunStore:
         self.write_manifest(manifest)
 
     def config(self) -> RunConfig:
-        return parse_config(self.manifest()["config"], source=f"config stored in {self.run_dir}")
+        return parse_config(self.manifest().get("config"), source=f"config stored in {self.run_dir}")
 
     # -- append-only records ----------------------------------------------------------------------
 
@@ -196,7 +297,7 @@ class RunStore:
         """An extra append-only file a method keeps in the run (for example its attempt plans)."""
         with self._lock:
             if name not in self._files:
-                self._files[name] = JsonlFile(self.run_dir / name)
+                self._files[name] = JsonlFile(self.run_dir / name, writable=self.writable)
             return self._files[name]
 
     def path(self, name: str) -> Path:

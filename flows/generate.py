@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ def generate_benchmark(
     concurrency: int | None = None,
     script_dir: str | None = None,
     show_progress: bool = True,
+    trust_run: bool = False,
 ) -> dict[str, Any]:
     """Generate a new benchmark from ``config_data``, or resume the run in ``resume_dir``."""
     if resume_dir is not None:
@@ -74,6 +76,7 @@ def generate_benchmark(
                 Path(resume_dir),
                 budget=Budget.model_validate(budget) if budget else None,
                 concurrency=concurrency,
+                trust_run=trust_run,
                 **options,
             )
         else:
@@ -82,7 +85,9 @@ def generate_benchmark(
             prepare_method(run.session)
             _drive(run, show_progress)
         except BaseException as error:
-            mark_interrupted(run.store, type(error).__name__)
+            with contextlib.suppress(Exception):  # e.g. a full disk: the first error is the one to report
+                mark_interrupted(run.store, type(error).__name__)
+            run.store.close()
             raise
         summary = finish_run(run)
     return {"run_dir": str(run.store.run_dir), **summary}

@@ -68,7 +68,7 @@ def _generate_companions(
         )
         if recorded is None:
             result = generate_benchmark(
-                config_data=companion_config(Path(bench.source), rewritten).model_dump(mode="json"),
+                config_data=companion_config(Path(bench.source), rewritten, config.outputs_dir).model_dump(mode="json"),
                 show_progress=show_progress,
             )
         else:  # an earlier attempt started it: finish it (a no-op when it is complete)

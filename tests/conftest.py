@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,8 +64,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class PrefectServer:
+    url: str
+    home: Path
+    """Its PREFECT_HOME: the database every flow run of the session writes to."""
+
+
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     """One real Prefect server on loopback for this test session (each xdist worker has its own).
 
     A flow run without PREFECT_API_URL starts a temporary server first, about 10 s each time; the CLI
@@ -92,7 +100,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
             time.sleep(0.25)
-        yield url
+        yield PrefectServer(url, home)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
@@ -108,7 +116,13 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _prefect_api_for_flow_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests marked ``prefect`` run their flows against the session's Prefect server."""
     if request.node.get_closest_marker("prefect") is not None:
-        monkeypatch.setenv("PREFECT_API_URL", request.getfixturevalue("prefect_server"))
+        monkeypatch.setenv("PREFECT_API_URL", request.getfixturevalue("prefect_server").url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_benchmaker_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """This session's run-signing key (benchmaker.trust), never the user's."""
+    os.environ["BENCHMAKER_HOME"] = str(tmp_path_factory.mktemp("benchmaker_home"))
 
 
 def write_config(directory: Path, **overrides: object) -> Path:
@@ -136,3 +150,52 @@ def drive(run):  # noqa: ANN001, ANN201 - a benchmaker.run.Run; imported lazily 
         for attempt in attempts:
             run.session.record(run.session.run_attempt(attempt))
     return finish_run(run)
+
+
+def drive_concurrently(run):  # noqa: ANN001, ANN201
+    """As the flow does, without Prefect: each wave's attempts on ``concurrency`` threads, recorded as they end."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from benchmaker.run import finish_run
+
+    with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
+        while attempts := run.session.next_attempts():
+            for future in as_completed([pool.submit(run.session.run_attempt, attempt) for attempt in attempts]):
+                run.session.record(future.result())
+    return finish_run(run)
+
+
+SIM_KEY_ENV = "BENCHMAKER_SIM_KEY"
+
+
+@pytest.fixture
+def simulated_provider(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - a factory of SimulatedProvider
+    """Start simulated providers (``benchmaker.simulate``) on free ports in this process; all are stopped
+    after the test. ``start(settings=None, script=None, **settings_fields)``; the key variable the
+    configs from :func:`sim_models` name is set."""
+    from benchmaker.simulate import SimulatedProvider, SimulationSettings
+
+    monkeypatch.setenv(SIM_KEY_ENV, "simulated-key")
+    started: list[SimulatedProvider] = []
+
+    def start(settings: SimulationSettings | None = None, script=None, **fields) -> SimulatedProvider:  # noqa: ANN001
+        provider = SimulatedProvider(settings or SimulationSettings(**fields), script=script).start()
+        started.append(provider)
+        return provider
+
+    yield start
+    for provider in started:
+        provider.stop()
+
+
+def sim_models(provider, *, timeout_s: float = 10.0, model: str = "openai/simulated", **extra: object) -> dict:  # noqa: ANN001
+    """Every role of a config pointed at a simulated provider through litellm."""
+    spec = {
+        "model": model,
+        "api_base": provider.api_base,
+        "api_key_env": SIM_KEY_ENV,
+        "response_format": "json_schema",
+        "timeout_s": timeout_s,
+        **extra,
+    }
+    return {"generator": spec, "solver": spec, "judge": spec, "panel": [spec]}

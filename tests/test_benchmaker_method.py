@@ -119,6 +119,7 @@ def test_resume_reuses_plans_attributes_and_cache(tmp_path):
     usage_before = PlanBook(run.store).usage()
     plan_before = PlanBook(run.store).get(3)
     calls_before = len(run.store.calls())
+    run.store.close()  # the kill: the kernel drops the writer lock
 
     resumed = resume_run(run.store.run_dir)
     assert PlanBook(resumed.store).usage() == usage_before
@@ -151,6 +152,7 @@ def test_a_batch_fills_consecutive_slots_and_a_resumed_attempt_keeps_its_plan(tm
         session.record(outcome)  # killed before attempt 3 was recorded
     assert PlanBook(run.store).get(3).slot == 3
     calls_before = len(run.store.calls())
+    run.store.close()  # the kill: the kernel drops the writer lock
 
     resumed = resume_run(run.store.run_dir)
     drive(resumed)

@@ -44,6 +44,7 @@ def test_resume_replays_from_cache_and_skips_finished_attempts(tmp_path):
     first = start_run(config(tmp_path))
     for attempt in first.session.next_attempts()[:3]:
         first.session.record(first.session.run_attempt(attempt))
+    first.store.close()  # the kill: the kernel drops the writer lock
     resumed = resume_run(first.store.run_dir)
     assert len(resumed.session.items) == 3
     assert resumed.session.next_attempts() == [3, 4, 5, 6]  # one wave: 4 per worker

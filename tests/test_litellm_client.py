@@ -63,9 +63,9 @@ def test_unpriced_model_is_marked_not_guessed():
 def test_n_completions_by_repeated_calls_when_the_endpoint_lacks_n():
     client = LiteLLMClient(litellm_model="openai/x", native_n=False, free=True, extra={"mock_response": "ok"})
     sent = []
-    client._one_call = lambda req, n: (sent.append((req.seed, n)), (["ok"], ["stop"], Usage()))[1]
+    client._one_call = lambda req, n: (sent.append((req.seed, n)), (["ok"], ["stop"], Usage(), f"id-{req.seed}"))[1]
     completion = client.complete(request(n=3).model_copy(update={"seed": 40}))
-    assert completion.texts == ("ok", "ok", "ok")
+    assert completion.texts == ("ok", "ok", "ok") and completion.response_id == "id-40,id-41,id-42"
     # one request per sample, each with its own seed: a seeded server would otherwise repeat itself
     assert sent == [(40, 1), (41, 1), (42, 1)]
 

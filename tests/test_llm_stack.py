@@ -115,14 +115,15 @@ def test_call_budget_stops_real_calls_but_not_cached_ones(tmp_path):
 def test_dollar_budget_and_metering(tmp_path):
     script = Script(usd_per_call=0.01, responses={"t.echo": ["hi there"] * 4})
     model, meter = _role(tmp_path, Budget(max_usd=0.025), ScriptedLLM(script))
-    for key in "abc":
+    for key in "ab":
         model.complete(request(sample_key=key))
+    # a third call could cost $0.01 more: $0.03 would pass the limit, so it is not sent
     with pytest.raises(BudgetExceeded, match="dollar budget"):
-        model.complete(request(sample_key="d"))
+        model.complete(request(sample_key="c"))
     totals = meter.snapshot()
-    assert totals.calls == 3
-    assert totals.cost_usd == pytest.approx(0.03)
-    assert (totals.input_tokens, totals.output_tokens) == (3, 6)  # the fake counts words
+    assert totals.calls == 2
+    assert totals.cost_usd == pytest.approx(0.02)
+    assert (totals.input_tokens, totals.output_tokens) == (2, 4)  # the fake counts words
 
 
 def test_budget_counts_previous_calls_of_a_resumed_run(tmp_path):
@@ -141,3 +142,99 @@ def test_scripted_errors_and_exhaustion():
         fake.complete(request())
     with pytest.raises(Exception, match="no reply"):
         fake.complete(request())
+
+
+# -- budgets under concurrency, and retries metered (finding 10) ------------------------------------
+
+
+def _hammer(model, threads: int = 16, per_thread: int = 12) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(index: int) -> None:
+        for call in range(per_thread):
+            try:
+                model.complete(request(sample_key=f"{index}-{call}"))
+            except BudgetExceeded:
+                return
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(worker, range(threads)))
+
+
+def test_max_calls_holds_at_concurrency_16_even_when_the_cache_writes_slowly(tmp_path, monkeypatch):
+    import time
+
+    from benchmaker.llm import cache as cache_module
+
+    real_open = cache_module._open
+
+    class SlowDisk:
+        def __init__(self, store):
+            self.store = store
+
+        def get(self, key):
+            return self.store.get(key)
+
+        def set(self, key, value):
+            time.sleep(0.03)  # between the provider's reply and its record: where the old budget leaked
+            return self.store.set(key, value)
+
+    monkeypatch.setattr(cache_module, "_open", lambda directory: SlowDisk(real_open(directory)))
+    fake = ScriptedLLM(Script(delay_s=0.01, responses={"t.echo": ["ok"] * 1000}))
+    model, meter = _role(tmp_path, Budget(max_calls=40), fake)
+    _hammer(model)
+    assert len(fake.requests) == 40 and meter.snapshot().calls == 40
+
+
+def test_max_usd_holds_at_concurrency_16(tmp_path):
+    fake = ScriptedLLM(Script(delay_s=0.02, usd_per_call=0.01, responses={"t.echo": ["ok"] * 1000}))
+    model, meter = _role(tmp_path, Budget(max_usd=0.205), fake)
+    _hammer(model)
+    assert meter.snapshot().cost_usd <= 0.205
+    assert len(fake.requests) == 20  # it stops at the last call that fits, not before
+
+
+def test_retries_and_failed_calls_are_metered_and_logged(tmp_path):
+    records = []
+    provider = Counting([LLMTransientError("503"), LLMTransientError("429")])
+    meter = Meter(Budget())
+    model = build_role_model(
+        "generator",
+        ModelSpec(model="scripted"),
+        settings=LLMSettings(max_retries=2, max_backoff_s=0.001),
+        meter=meter,
+        sink=records.append,
+        cache_dir=None,
+        provider=provider,
+    )
+    assert model.complete(request(sample_key="a")).text == "reply 3"  # third try answered
+    provider.failures = [LLMTransientError("reset")] * 3
+    with pytest.raises(LLMTransientError):
+        model.complete(request(sample_key="b"))  # three tries, all failed
+    assert [(r.retries, r.error is None) for r in records] == [(2, True), (2, False)]
+    totals = meter.snapshot()
+    assert (totals.calls, totals.retries, totals.failed_calls) == (1, 4, 1)
+    assert provider.calls == 6
+    resumed = Meter(Budget(), previous=records)  # a resume reads the same totals back
+    assert resumed.snapshot() == totals
+
+
+def test_a_call_waits_for_the_calls_in_flight_instead_of_stopping_the_run():
+    import threading
+
+    from benchmaker.llm.meter import Reservation
+
+    meter = Meter(Budget(max_calls=2))
+    held = [meter.reserve(), meter.reserve()]  # two calls in flight fill the budget
+    got: list[Reservation] = []
+    waiter = threading.Thread(target=lambda: got.append(meter.reserve()))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and not got  # not refused: the calls in flight may still fail
+    meter.cancel(held.pop())  # one of them failed: its place is free
+    waiter.join(5)
+    assert len(got) == 1
+    meter.settle(held.pop(), Completion(texts=("a",)))
+    meter.settle(got.pop(), Completion(texts=("b",)))
+    with pytest.raises(BudgetExceeded, match="call budget"):  # spent now: refused at once
+        meter.reserve()

@@ -104,6 +104,32 @@ HOSTILE = [
         "restricted",
     ),
     ("import string\nanswer = string.Formatter().format('{0.__class__}', 1)", "restricted"),
+    # guard bypasses found by the security review (issue 12, finding 4), each a working program before
+    (  # numbers.ABCMeta builds a class with any dunder; its __subclasshook__ is handed the real `type`
+        "import numbers\nleak = []\ndef hook(C):\n    leak.append(C)\n    return True\n"
+        "X = numbers.ABCMeta('X', (), {'__subclasshook__': hook})\nisinstance(int, X)\n"
+        "answer = leak[0]('abc') is str",
+        "restricted",
+    ),
+    (  # UserDict.copy -> copy._reconstruct: setattr of any name on any object (here a module)
+        "import collections, math\ndef red(self, proto):\n    return (lambda: math, (), (None, {'pi': 3}))\n"
+        "class D(collections.UserDict):\n    pass\nanswer = math.pi",
+        "restricted",
+    ),
+    (  # operator.setitem writes where the write guard refuses `c['a'] = 5`
+        "import operator, collections\nc = collections.Counter()\noperator.setitem(c, 'a', 5)\nanswer = c['a']",
+        "restricted",
+    ),
+    ("import functools\nclass P:\n    pass\nanswer = functools.GenericAlias(lambda: P(), (int,))()", "restricted"),
+    ("import functools\nanswer = functools.recursive_repr()(len)", "restricted"),
+    ("from numbers import abstractmethod", "restricted"),
+    ("from collections import UserList", "restricted"),
+    ("import functools\nanswer = functools.total_ordering", "restricted"),
+    ("import functools\nanswer = functools.get_cache_token()", "restricted"),
+    ("import functools\nlock = functools.RLock()", "restricted"),
+    ("import operator\nx = [1]\noperator.delitem(x, 0)", "restricted"),
+    ("import calendar\ncalendar.main(['calendar', '--help'])", "restricted"),
+    ("import datetime\nanswer = datetime.datetime_CAPI", "restricted"),
     # a caught violation still fails the run
     ("try:\n    import os\nexcept BaseException:\n    pass\nanswer = 1", "forbidden_import"),
     ("try:\n    open('/etc/passwd')\nexcept BaseException:\n    pass\nanswer = 1", "restricted"),
@@ -115,6 +141,7 @@ HOSTILE = [
 ]
 
 OTHER_ESCAPES = [  # plain errors: the program reaches nothing
+    "import collections\nc = collections.Counter()\nc['a'] = 5",  # the write guard: no item writes on library objects
     "answer = '{0.__class__.__base__.__subclasses__}'.format(())",  # format fields use the getattr guard
     "answer = '{0.format}'.format('x')",
     "t = (1, 2)\nt[0] += 1",  # the write guard allows only dicts, lists and the program's own objects
@@ -293,3 +320,26 @@ def test_limits_and_run_validate() -> None:
         ProgramRun(ok=True, failure="exception", seconds=0.1, isolation=())
     with pytest.raises(ValidationError):
         ProgramRun(ok=False, seconds=0.1, isolation=())
+
+
+def test_denied_builtins_are_stubs_that_close_over_nothing():
+    stub = sandbox_child._denied("open")
+    assert set(stub.__globals__) <= {"__builtins__", "Refused", "note", "open"}
+    assert stub.__closure__ is None and stub.__globals__["__builtins__"] == {}
+    with pytest.raises(sandbox_child.Refused, match="open"):
+        stub("/etc/passwd")
+    assert sandbox_child._violations[-1] == ("restricted", "open() is not available in the sandbox")
+    sandbox_child._violations.clear()
+
+
+def test_module_proxies_expose_only_what_their_modules_define():
+    proxies = sandbox_child._module_proxies()
+    for name, proxy in proxies.items():
+        for attribute, value in vars(proxy).items():
+            if attribute.startswith("_") or isinstance(value, type(proxy)):
+                continue
+            assert not (isinstance(value, type) and issubclass(value, type)), f"{name}.{attribute} is a metaclass"
+            origin = getattr(value, "__module__", None) if callable(value) else type(value).__module__
+            assert origin in sandbox_child._ORIGINS or origin == "builtins", f"{name}.{attribute} from {origin}"
+    assert "ABCMeta" in proxies["numbers"].__dict__["_withheld"]
+    assert {"sqrt", "pi"} <= set(vars(proxies["math"]))  # the ordinary surface is still there

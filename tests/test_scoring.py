@@ -114,7 +114,7 @@ def _score(job):
 
 @pytest.fixture
 def generated_run(tmp_path):
-    run = start_run(generation_config(tmp_path, requirement={"description": "Multiplication.", "n_items": 12}))
+    run = start_run(generation_config(tmp_path, requirement={"description": "Multiplication.", "n_items": 24}))
     drive(run)
     return run.store.run_dir
 
@@ -157,7 +157,7 @@ def test_report_scores_generated_and_imported_side_by_side(tmp_path, generated_r
     # imported items are judged for alignment against the generated set's requirement
     assert human.criteria["alignment"].status == "ok"
     assert generated.checks["answer_position_balance"].status == "ok"
-    assert len(generated.items) == 12 and all(i.panel_error_rate is not None for i in generated.items)
+    assert len(generated.items) == 24 and all(i.panel_error_rate is not None for i in generated.items)
 
 
 def test_panel_of_one_says_why_instead_of_inventing_numbers(tmp_path, generated_run):

@@ -83,8 +83,12 @@ def _print_summary(result: dict[str, Any]) -> None:
             f"generator's key in {'n/a' if rate is None else f'{rate:.0%}'} of those where they agreed on a value"
         )
     cost = f"${usage['cost_usd']:.4f}" + (f" (+{usage['unpriced_calls']} unpriced)" if usage["unpriced_calls"] else "")
+    faults = ""
+    if usage.get("retries") or usage.get("failed_calls"):
+        faults = f" ({usage.get('retries', 0)} retried after transient errors, {usage.get('failed_calls', 0)} failed)"
     typer.echo(
-        f"llm (whole run): {usage['calls']} paid calls, {usage['input_tokens'] + usage['output_tokens']} tokens, "
+        f"llm (whole run): {usage['calls']} paid calls{faults}, "
+        f"{usage['input_tokens'] + usage['output_tokens']} tokens, "
         f"{cost}, {usage['llm_seconds']:.1f} s in calls; this session: {result['calls_this_session']} new calls, "
         f"{result['cached_calls_this_session']} answered from cache, wall {result['wall_seconds_this_session']:.1f} s"
     )
@@ -108,6 +112,14 @@ def run(
     max_calls: Annotated[int | None, typer.Option("--max-calls", min=1, help="Call budget.")] = None,
     max_usd: Annotated[float | None, typer.Option("--max-usd", min=0.0, help="Dollar budget.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    trust_run: Annotated[
+        bool,
+        typer.Option(
+            "--trust-run",
+            help="Resume a run made elsewhere (or edited) even though it sends your credentials to the "
+            "endpoints its config names; check them first.",
+        ),
+    ] = False,
 ) -> None:
     """Generate a benchmark (or resume one); the last line printed is the run directory."""
     quiet_prefect()
@@ -119,12 +131,17 @@ def run(
             if any(v is not None for v in (config, requirement, n, model, method, attributes)):
                 raise ConfigError(
                     "--resume continues a run with its own stored config; "
-                    "only --concurrency, --max-calls and --max-usd may be given with it"
+                    "only --concurrency, --max-calls, --max-usd and --trust-run may be given with it"
                 )
             from benchmaker.store import RunStore
+            from benchmaker.trust import require_trusted
 
-            RunStore.open(resume)  # fail fast, before Prefect starts
+            stored = RunStore.open(resume)  # fail fast, before Prefect starts
+            require_trusted(stored.manifest(), stored.config(), trusted=trust_run, action="refusing to resume")
+            RunStore.check_not_busy(resume)  # a second writer would interleave its records with the first's
             resolved = None
+        elif trust_run:
+            raise ConfigError("--trust-run goes with --resume")
         else:
             resolved = resolve_config(config, requirement, n, model, method, attributes)
             if budget is not None:
@@ -148,6 +165,7 @@ def run(
                 concurrency=concurrency if resume is not None else None,
                 script_dir=str(config.parent.resolve()) if config is not None else None,
                 show_progress=not quiet,
+                **({"trust_run": True} if trust_run else {}),
             )
     except BenchmakerError as error:
         fail(str(error), EXIT_ERROR)
@@ -199,7 +217,9 @@ def compare(
                 raise ConfigError("--run compares finished runs; give no CONFIG or --requirement with it")
             from benchmaker.store import RunStore
 
+            # Written beside the compared runs, not where a (possibly foreign) manifest says.
             base = RunStore.open(runs[0]).config()
+            base = base.model_copy(update={"outputs_dir": runs[0].resolve().parent.parent})
         else:
             base = resolve_config(config, requirement, n, model, None)
             for variant in variants:

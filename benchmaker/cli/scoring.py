@@ -83,7 +83,10 @@ def score(
         except ValidationError as error:
             raise ConfigError(f"invalid score options: {format_validation_error(error)}") from None
         from benchmaker.scoring.benchmarks import load_benchmark
+        from benchmaker.scoring.job import load_reference_scores
 
+        if reference is not None:
+            load_reference_scores(reference)  # a missing or invalid scores file: one line, before Prefect
         for path in [
             *paths,
             *([reference] if reference and reference.suffix not in {".yaml", ".yml", ".json"} else []),

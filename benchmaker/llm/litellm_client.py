@@ -10,6 +10,7 @@ from typing import Any
 
 from benchmaker.errors import LLMFatalError, LLMPermanentError, LLMTransientError
 from benchmaker.llm.types import Completion, LLMRequest, Usage
+from benchmaker.secrets import redact
 
 # Offline machines cannot fetch litellm's price map; the copy bundled with litellm is used instead.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -50,20 +51,25 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _retry_after_of(error: Exception) -> float | None:
+    """The Retry-After hint of a provider error. litellm gives the error a synthetic ``response`` with no
+    headers and keeps the real ones in ``litellm_response_headers``: both are looked at."""
     response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        headers = getattr(error, "litellm_response_headers", None)
-    if headers is None:
-        return None
-    try:
-        return parse_retry_after(headers.get("retry-after"))
-    except AttributeError:
-        return None
+    for headers in (getattr(error, "litellm_response_headers", None), getattr(response, "headers", None)):
+        try:
+            value = headers.get("retry-after") if headers is not None else None
+        except AttributeError:
+            continue
+        if value:
+            return parse_retry_after(value)
+    return None
 
 
-def classify_error(error: Exception) -> Exception:
-    """Map a litellm/openai exception to transient (retry) or permanent (do not)."""
+def classify_error(error: Exception, secrets: tuple[str | None, ...] = ()) -> Exception:
+    """Map a litellm/openai exception to transient (retry) or permanent (do not).
+
+    The message is shown, recorded in rejections and in Prefect's state: ``secrets`` (the key the call
+    sent) are cut out of it, in case the provider echoes what it was given.
+    """
     import litellm
 
     transient = (
@@ -76,7 +82,8 @@ def classify_error(error: Exception) -> Exception:
     bad_gateway = getattr(litellm.exceptions, "BadGatewayError", None)
     if bad_gateway is not None:
         transient = (*transient, bad_gateway)
-    message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+    text = str(error)
+    message = redact(f"{type(error).__name__}: {text.splitlines()[0] if text.strip() else ''}", secrets)[:500]
     fatal = (
         litellm.exceptions.AuthenticationError,
         litellm.exceptions.PermissionDeniedError,
@@ -140,6 +147,39 @@ class LiteLLMClient:
             kwargs["api_key"] = self.api_key
         return kwargs
 
+    def cost_bound(self, request: LLMRequest) -> float | None:
+        """The most this request can cost, for the dollar budget: every byte of the prompt (and of the
+        schema sent with it) counted as a token, since a BPE token covers at least one byte, and
+        ``max_tokens`` for every sample, at litellm's price for the model. None when the model has no
+        price (its cost is unknown either way) or its replies have no length cap."""
+        if self.free:
+            return 0.0
+        import json
+
+        import litellm
+
+        max_tokens = request.max_tokens
+        if max_tokens is None:
+            try:
+                max_tokens = litellm.get_max_tokens(self.litellm_model)
+            except Exception:  # noqa: BLE001 - unknown to litellm's map
+                return None
+            if not max_tokens:
+                return None
+        requests = 1 if (self.native_n or request.n == 1) else request.n
+        prompt_bytes = sum(len(m.content.encode()) + 8 for m in request.messages) + 16
+        if request.response_schema is not None:
+            prompt_bytes += len(json.dumps(request.response_schema))
+        try:
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=self.litellm_model,
+                prompt_tokens=prompt_bytes * requests,
+                completion_tokens=max_tokens * request.n,
+            )
+        except Exception:  # noqa: BLE001 - a model litellm does not price
+            return None
+        return float(prompt_cost) + float(completion_cost)
+
     def _cost(self, response: Any) -> tuple[float, bool]:
         if self.free:
             return 0.0, True
@@ -150,13 +190,15 @@ class LiteLLMClient:
         except Exception:  # noqa: BLE001 - an unpriced model is not an error, just an unknown cost
             return 0.0, False
 
-    def _one_call(self, request: LLMRequest, n: int) -> tuple[list[str], list[str], Usage]:
+    def _one_call(self, request: LLMRequest, n: int) -> tuple[list[str], list[str], Usage, str]:
         import litellm
 
         try:
             response = litellm.completion(**self.build_kwargs(request, n))
         except Exception as error:  # noqa: BLE001 - every provider error is classified below
-            raise classify_error(error) from None
+            raise classify_error(error, (self.api_key,)) from None
+        if not response.choices:  # a provider glitch (seen behind proxies): worth another try
+            raise LLMTransientError(f"{self.litellm_model} returned a reply with no choices")
         texts = [(choice.message.content or "") for choice in response.choices]
         reasons = [str(choice.finish_reason or "") for choice in response.choices]
         usage = getattr(response, "usage", None)
@@ -170,6 +212,7 @@ class LiteLLMClient:
                 cost_usd=cost,
                 cost_known=known,
             ),
+            str(getattr(response, "id", "") or ""),
         )
 
     def complete(self, request: LLMRequest) -> Completion:
@@ -177,6 +220,7 @@ class LiteLLMClient:
         calls = [request.n] if (self.native_n or request.n == 1) else [1] * request.n
         texts: list[str] = []
         reasons: list[str] = []
+        ids: list[str] = []
         totals = Usage()
         for index, n in enumerate(calls):
             # Separate calls standing in for n must not share a seed, or a seeded server returns n copies.
@@ -185,9 +229,10 @@ class LiteLLMClient:
                 if index == 0 or request.seed is None
                 else request.model_copy(update={"seed": request.seed + index})
             )
-            got, why, usage = self._one_call(sub, n)
+            got, why, usage, response_id = self._one_call(sub, n)
             texts += got
             reasons += why
+            ids.append(response_id)
             totals = Usage(
                 input_tokens=totals.input_tokens + usage.input_tokens,
                 output_tokens=totals.output_tokens + usage.output_tokens,
@@ -201,4 +246,5 @@ class LiteLLMClient:
             finish_reasons=tuple(reasons),
             usage=totals,
             latency_s=time.monotonic() - started,
+            response_id=",".join(ids) if any(ids) else "",
         )

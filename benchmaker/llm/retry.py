@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from benchmaker.errors import LLMTransientError
+from benchmaker.errors import LLMError, LLMTransientError
 from benchmaker.llm.types import Completion, LLMClient, LLMRequest
 
 
@@ -41,6 +41,14 @@ class RetryingClient:
         self.sleep = sleep
 
     def complete(self, request: LLMRequest) -> Completion:
+        """The reply carries how many tries failed before it (``retries``); so does a final error."""
+        tries = 0
+
+        def attempt() -> Completion:
+            nonlocal tries
+            tries += 1
+            return self.inner.complete(request)
+
         retrying = Retrying(
             retry=retry_if_exception_type(LLMTransientError),
             stop=stop_after_attempt(self.max_retries + 1),
@@ -48,4 +56,9 @@ class RetryingClient:
             sleep=self.sleep,
             reraise=True,
         )
-        return retrying(self.inner.complete, request)
+        try:
+            completion = retrying(attempt)
+        except LLMError as error:
+            error.retries = tries - 1  # type: ignore[attr-defined]
+            raise
+        return completion.model_copy(update={"retries": tries - 1}) if tries > 1 else completion

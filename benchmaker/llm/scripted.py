@@ -28,7 +28,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmaker.errors import ConfigError, LLMFatalError, LLMPermanentError, LLMTransientError, ScriptExhaustedError
@@ -52,10 +51,12 @@ class Script(BaseModel):
 
 
 def load_script(path: Path) -> Script:
+    from benchmaker.safe_load import load_yaml
+
+    data = load_yaml(path, "script", ConfigError) or {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return Script.model_validate(data)
-    except (OSError, yaml.YAMLError, ValueError) as error:
+    except ValueError as error:
         raise ConfigError(f"invalid script {path}: {str(error).splitlines()[0]}") from None
 
 
@@ -275,6 +276,10 @@ class ScriptedLLM:
             original = _user_text(request).split("Requirement:", 1)[-1].split("Reply with", 1)[0].strip()
             return json.dumps({"rewritten": f"Put differently: {original}"})
         raise ScriptExhaustedError(f"scripted model has no reply for prompt {request.prompt_id!r}")
+
+    def cost_bound(self, request: LLMRequest) -> float:
+        """What one call costs at most (the fake's fixed price), for the dollar budget's reservation."""
+        return self.script.usd_per_call
 
     def complete(self, request: LLMRequest) -> Completion:
         with self._lock:

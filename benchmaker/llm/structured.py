@@ -40,6 +40,10 @@ def extract_json_object(text: str) -> object:
             return json.loads(candidate, strict=False)
         except json.JSONDecodeError as error:
             last_error = f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        except RecursionError:
+            last_error = "invalid JSON: nested too deeply"
+        except ValueError as error:  # an integer of more than 4,300 digits
+            last_error = f"invalid JSON: {str(error)[:80]}"
     raise ReplyInvalid(last_error)
 
 

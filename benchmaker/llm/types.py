@@ -67,6 +67,10 @@ class Completion(BaseModel):
     latency_s: float = 0.0
     request_hash: str = ""
     cached: bool = False
+    retries: int = 0
+    """Transient failures retried before this reply came (set by the retry layer)."""
+    response_id: str = ""
+    """The provider's id of the reply (comma-separated when n samples took several requests)."""
 
     @property
     def text(self) -> str:

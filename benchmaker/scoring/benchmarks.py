@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from benchmaker.config import LETTERS, format_validation_error
 from benchmaker.errors import BenchmakerError
 from benchmaker.items import MCQ
+from benchmaker.paths import safe_component
+from benchmaker.safe_load import parse_json, read_text
 from benchmaker.store import BENCHMARK, MANIFEST, RunStore
 
 
@@ -60,15 +62,16 @@ class LoadedBenchmark(BaseModel):
 
 
 class ImportedLine(BaseModel):
-    """One line of an imported JSONL: ``answer`` is a letter or a 0-based index, nothing else."""
+    """One line of an imported JSONL: ``answer`` is a letter or a 0-based index, nothing else (strict:
+    ``true`` is not read as index 1, nor ``"1"`` as a number)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    id: str | int | None = None
-    question: str
-    choices: list[str]
-    answer: str | int
-    difficulty: float | None = None
+    id: StrictStr | StrictInt | None = None
+    question: StrictStr
+    choices: list[StrictStr]
+    answer: StrictStr | StrictInt
+    difficulty: StrictFloat | StrictInt | None = None
 
 
 def _answer_index(answer: str | int, n_choices: int) -> int:
@@ -92,31 +95,42 @@ def _item(raw_id: str, question: str, choices: list[str], answer: str | int, **e
 def _load_run(run_dir: Path) -> LoadedBenchmark:
     store = RunStore.open(run_dir)
     manifest = store.manifest()
-    items = [
-        ScoredItem(
-            id=item.id,
-            question=item.question,
-            choices=tuple(item.choices),
-            answer_index=item.answer_index,
-            difficulty=item.metadata.get("difficulty"),
-            # The solution that argues for the final key with options named by their text; runs made before it
-            # existed have only the generator's explanation, whose letters are those before shuffling.
-            explanation=item.metadata.get("solution") or item.metadata.get("explanation"),
-            key_evidence=item.metadata.get("key_evidence"),
-        )
-        for item in store.items()
-    ]
+    try:
+        items = [
+            ScoredItem(
+                id=item.id,
+                question=item.question,
+                choices=tuple(item.choices),
+                answer_index=item.answer_index,
+                difficulty=item.metadata.get("difficulty"),
+                # The solution that argues for the final key with options named by their text; runs made before
+                # it existed have only the generator's explanation, whose letters are those before shuffling.
+                explanation=item.metadata.get("solution") or item.metadata.get("explanation"),
+                key_evidence=item.metadata.get("key_evidence"),
+            )
+            for item in store.items()
+        ]
+    except ValidationError as error:  # a run directory is untrusted input: its metadata too
+        raise BenchmarkLoadError(f"{run_dir}: {format_validation_error(error)}") from None
     if not items:
         raise BenchmarkLoadError(f"{run_dir}: the run has no accepted items ({BENCHMARK} is empty)")
     config = manifest.get("config", {})
-    return LoadedBenchmark(
-        name=f"{config.get('method', 'run')}:{run_dir.name}",
-        source=str(run_dir),
-        kind="generated",
-        items=tuple(items),
-        requirement=config.get("requirement", {}).get("description"),
-        generation_summary=manifest.get("summary"),
-    )
+    requirement = config.get("requirement") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(requirement, dict | None):
+        raise BenchmarkLoadError(f"{run_dir}: the manifest's config is not a mapping")
+    description = (requirement or {}).get("description")
+    try:
+        return LoadedBenchmark(
+            # The manifest is untrusted: its method names the job directory, so it must be a plain word.
+            name=f"{safe_component(str(config.get('method', 'run')), 'run')}:{run_dir.name}",
+            source=str(run_dir),
+            kind="generated",
+            items=tuple(items),
+            requirement=description,
+            generation_summary=manifest.get("summary"),
+        )
+    except ValidationError as error:
+        raise BenchmarkLoadError(f"{run_dir}: manifest: {format_validation_error(error)}") from None
 
 
 def _reason(error: ValueError) -> str:
@@ -127,13 +141,11 @@ def _load_jsonl(path: Path) -> LoadedBenchmark:
     """A malformed line (not JSON, fields missing) is an error; a line that is well-formed but not a
     valid MCQ (duplicate options, answer out of range) is skipped and reported with its reason."""
     items, skipped = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path, "benchmark", BenchmarkLoadError).splitlines(), 1):
         if not line.strip():
             continue
         try:
-            raw = ImportedLine.model_validate(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise BenchmarkLoadError(f"{path}:{number}: not JSON ({error.msg})") from None
+            raw = ImportedLine.model_validate(parse_json(line, f"{path}:{number}", BenchmarkLoadError))
         except ValidationError as error:
             raise BenchmarkLoadError(f"{path}:{number}: {format_validation_error(error)}") from None
         try:
@@ -154,14 +166,18 @@ def _load_jsonl(path: Path) -> LoadedBenchmark:
 def _load_mmlu_csv(path: Path) -> LoadedBenchmark:
     """MMLU's layout: ``question, A, B, C, D, answer-letter`` with no header."""
     items, skipped = [], []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.reader(handle), 1):
-            if len(row) < 4:
-                raise BenchmarkLoadError(f"{path}:{number}: expected question, choices..., answer")
-            try:
-                items.append(_item(f"{path.stem}-{number}", row[0], row[1:-1], row[-1]))
-            except ValueError as error:
-                skipped.append(SkippedItem(line=number, reason=_reason(error)))
+    text = read_text(path, "benchmark", BenchmarkLoadError)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise BenchmarkLoadError(f"{path}: not a readable CSV ({error})") from None
+    for number, row in enumerate(rows, 1):
+        if len(row) < 4:
+            raise BenchmarkLoadError(f"{path}:{number}: expected question, choices..., answer")
+        try:
+            items.append(_item(f"{path.stem}-{number}", row[0], row[1:-1], row[-1]))
+        except ValueError as error:
+            skipped.append(SkippedItem(line=number, reason=_reason(error)))
     return _imported(path, items, skipped)
 
 

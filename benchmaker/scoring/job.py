@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmaker.config import ModelSpec
 from benchmaker.errors import ConfigError
 from benchmaker.items import CallRecord, utc_now
 from benchmaker.llm.factory import LocalApiBase, RoleModel, build_role_model
 from benchmaker.llm.meter import Meter
+from benchmaker.paths import inside, safe_component
+from benchmaker.safe_load import load_yaml
 from benchmaker.scoring.benchmarks import LoadedBenchmark, load_benchmark
 from benchmaker.scoring.judge import JudgeRecord, JudgeUnit
 from benchmaker.scoring.panel import PanelRecord, PanelUnit
@@ -40,7 +40,7 @@ def load_reference_scores(path: Path) -> dict[str, float] | None:
     """A YAML/JSON mapping ``model -> accuracy``, or None when ``path`` is a benchmark instead."""
     if path.suffix not in {".yaml", ".yml", ".json"}:
         return None
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path, "reference scores", ConfigError)  # JSON is YAML too
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, int | float) and 0 <= v <= 1 for k, v in data.items()
     ):
@@ -67,7 +67,7 @@ class ScoreJob:
         self.companions: dict[str, LoadedBenchmark] = {}
         """Robustness: original benchmark name -> the benchmark generated from its rewritten requirement."""
         self.job_id = self._fingerprint()
-        self.dir = Path(settings.outputs_dir) / "scores" / self.job_id
+        self.dir = inside(Path(settings.outputs_dir) / "scores", self.job_id)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.panel_log = JsonlFile(self.dir / "panel.jsonl")
         self.judge_log = JsonlFile(self.dir / "judgments.jsonl")
@@ -85,7 +85,8 @@ class ScoreJob:
             "reference_scores": self.reference_scores,
         }
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
-        stem = "+".join(b.name.split(":")[0] for b in self.benchmarks)[:40]
+        # Names come from run manifests and file names: untrusted, so one safe path component.
+        stem = safe_component("+".join(b.name.split(":")[0] for b in self.benchmarks), "scores", 40)
         return f"{stem}_{digest}"
 
     def _manifest(self) -> dict[str, Any]:
@@ -114,8 +115,12 @@ class ScoreJob:
         return [*([self.reference] if self.reference else []), *self.companions.values()]
 
     def companion_run(self, name: str) -> str | None:
-        """The robustness run directory recorded for benchmark ``name`` by an earlier attempt."""
-        return self._manifest().get("robustness_runs", {}).get(name)
+        """The robustness run directory recorded for benchmark ``name`` by an earlier attempt (it must lie
+        under this job's outputs directory: the manifest is a file anyone could have edited)."""
+        recorded = self._manifest().get("robustness_runs", {}).get(name)
+        if recorded is None:
+            return None
+        return str(inside(Path(self.settings.outputs_dir) / "runs", Path(recorded).resolve()))
 
     def companion_rewrite(self, name: str) -> str | None:
         return self._manifest().get("robustness_rewrites", {}).get(name)

@@ -56,7 +56,7 @@ def parse_letter(text: str, n_options: int) -> int | None:
     else:
         try:
             data = json.loads(text, strict=False)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, an over-long integer, nesting too deep
             return None
         if isinstance(data, dict) and isinstance(data.get("answer"), str):
             candidate = data["answer"].strip()

@@ -25,10 +25,21 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from benchmaker.config import SandboxLimits
+from benchmaker.errors import BenchmakerError
 from benchmaker.verification.sandbox_child import ALLOWED_MODULES
 from benchmaker.verification.values import ProgramValue
 
-__all__ = ["ALLOWED_MODULES", "FailureCode", "ProgramRun", "SandboxLimits", "run_program"]
+__all__ = [
+    "ALLOWED_MODULES",
+    "FULL_ISOLATION",
+    "FailureCode",
+    "ProgramRun",
+    "SandboxLimits",
+    "SandboxUnavailable",
+    "isolation_layers",
+    "require_isolation",
+    "run_program",
+]
 
 FailureCode = Literal[
     "restricted", "forbidden_import", "exception", "no_answer", "timeout", "cpu_limit", "memory_limit",
@@ -38,7 +49,15 @@ FailureCode = Literal[
 _CHILD = (sys.executable, "-s", "-P", "-B", "-m", "benchmaker.verification.sandbox_child")
 """Not -I: it would ignore PYTHONHASHSEED, and set iteration order must not change between runs. The
 environment is ours entirely (below), so -E has nothing to guard against; -P keeps the cwd off sys.path."""
-_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "PYTHONHASHSEED": "0",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
+    # The child runs this very copy of benchmaker, not whichever one the interpreter has installed (an
+    # editable install of another checkout would run another sandbox than the one the parent checked).
+    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+}
 """Nothing inherited (no secrets); no installed pydantic plugin runs in the child (and startup is quicker)."""
 _NOBODY = 65534
 _RESULT_BYTES = 1 << 20
@@ -134,6 +153,38 @@ def _isolation(launch: _Launch) -> tuple[str, ...]:
     if launch.drop_privileges:
         layers.append("unprivileged_user")
     return tuple(layers)
+
+
+FULL_ISOLATION = ("process", "rlimits", "restricted_python", "audit_hook", "network_namespace", "unprivileged_user")
+_WHY_MISSING = {
+    "network_namespace": "no network namespace (`unshare -n` and `unshare -rn` do not work here): an escaped "
+    "program could reach the network",
+    "unprivileged_user": "no separate user (only root can switch the child to nobody): an escaped program would "
+    "run as you and could read your files and the parent's environment, API keys included",
+}
+
+
+class SandboxUnavailable(BenchmakerError):
+    """The sandbox cannot put up every isolation layer here, and weaker isolation was not accepted."""
+
+
+def isolation_layers() -> tuple[str, ...]:
+    """The layers every program run gets on this machine."""
+    return _isolation(_launch_plan())
+
+
+def require_isolation(allow_weaker: bool) -> tuple[str, ...]:
+    """The layers programs will run under; raises SandboxUnavailable if one is missing and not accepted."""
+    layers = isolation_layers()
+    missing = [layer for layer in FULL_ISOLATION if layer not in layers]
+    if missing and not allow_weaker:
+        reasons = "; ".join(_WHY_MISSING.get(layer, layer) for layer in missing)
+        raise SandboxUnavailable(
+            f"program verification refused: the sandbox lacks {', '.join(missing)} on this machine ({reasons}). "
+            "Set benchmaker.program.allow_weaker_isolation: true to run programs with the layers available "
+            f"({', '.join(layers)}), or benchmaker.program.mode: off"
+        )
+    return layers
 
 
 def _exited(process: subprocess.Popen[bytes]) -> bool:

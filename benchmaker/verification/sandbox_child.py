@@ -47,15 +47,50 @@ ALLOWED_MODULES: frozenset[str] = frozenset({
     "collections", "re", "string", "calendar", "numbers",
 })  # fmt: skip
 
-# Public names of allowed modules that reach attributes by name and so bypass RestrictedPython's `_getattr_`:
-# attrgetter("__class__"), str.format templates, update_wrapper(f, g, updated=("__globals__",)) (copies a
-# module's globals, `sys` included, into the program's), singledispatch (evaluates annotation strings).
+# Public names of allowed modules withheld although they pass the origin rule below, each a way around
+# RestrictedPython's guards: reading attributes by name (attrgetter("__class__"), methodcaller, str.format
+# templates via Formatter, update_wrapper(f, g, updated=("__globals__",)) copying a module's globals,
+# `sys` included, into the program's, singledispatch evaluating annotation strings); writing what the
+# write guard refuses (setitem/delitem on any object; total_ordering setting dunders on any class;
+# UserDict/UserList/UserString, whose copy() runs copy._reconstruct: a setattr of any name on any object).
 _WITHHELD: dict[str, frozenset[str]] = {
-    "operator": frozenset({"attrgetter", "methodcaller"}),
-    "functools": frozenset({"update_wrapper", "wraps", "singledispatch", "singledispatchmethod"}),
+    "operator": frozenset({"attrgetter", "methodcaller", "setitem", "delitem"}),
+    "functools": frozenset({"update_wrapper", "wraps", "singledispatch", "singledispatchmethod", "total_ordering"}),
     "string": frozenset({"Formatter"}),
-    "collections": frozenset({"UserString"}),
+    "collections": frozenset({"UserDict", "UserList", "UserString"}),
+    "calendar": frozenset({"main"}),  # argparse over sys.argv, writes to sys.stdout's buffer
 }
+# Where an exposed object may come from: the allowed modules and their C accelerators. Anything a module
+# merely re-exports from elsewhere is withheld: numbers.ABCMeta and numbers.abstractmethod (abc: a
+# metaclass builds classes with any dunder, e.g. a __subclasshook__ handed the real `type`;
+# abstractmethod sets an attribute on any object), functools.GenericAlias (types: calling one sets
+# __orig_class__ on whatever its origin returns), functools.recursive_repr (reprlib: copies dunders of any
+# callable), functools.get_cache_token (abc), functools.RLock (_thread), datetime.datetime_CAPI (a capsule).
+_ORIGINS: frozenset[str] = ALLOWED_MODULES | frozenset({
+    "_functools", "_operator", "_collections", "_decimal", "_datetime", "_statistics",
+})  # fmt: skip
+_PLAIN_DATA = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _exposable(value: Any) -> bool:
+    """Whether an allowed module's public attribute may be handed to the program (modules aside)."""
+    if isinstance(value, type):
+        if issubclass(value, type):
+            return False  # a metaclass
+        if issubclass(value, BaseException) and value.__module__ == "builtins":
+            return True  # calendar.error is ValueError: a builtin the program has anyway
+        return value.__module__ in _ORIGINS
+    if isinstance(value, types.FunctionType | types.BuiltinFunctionType):
+        return getattr(value, "__module__", None) in _ORIGINS
+    if isinstance(value, types.MethodType):  # calendar.prmonth is a method of a module-level TextCalendar
+        return getattr(value.__func__, "__module__", None) in _ORIGINS and _exposable(value.__self__)
+    if isinstance(value, _PLAIN_DATA):
+        return True
+    if isinstance(value, tuple | frozenset | list):
+        return all(_exposable(item) for item in value)
+    return type(value).__module__ in _ORIGINS  # instances: decimal contexts, regex flags, calendars
+
+
 # Modules the allowed ones import lazily (datetime.strptime, Counter.most_common, ...): loaded up front,
 # because once the audit hook is up nothing new may be imported (and, as nobody, could not be read).
 _PRELOAD = ("_strptime", "copy", "heapq", "unicodedata", "_statistics", "locale")
@@ -162,8 +197,10 @@ def _module_proxies() -> dict[str, types.ModuleType]:
                     setattr(proxy, attribute, proxies[value.__name__])
                 else:
                     withheld.add(attribute)
-            else:
+            elif _exposable(value):
                 setattr(proxy, attribute, value)
+            else:
+                withheld.add(attribute)
         proxy.__dict__["_withheld"] = frozenset(withheld)  # names only; RestrictedPython hides `_` names
     return proxies
 
@@ -217,10 +254,14 @@ def _guarded_import(proxies: dict[str, types.ModuleType]) -> Callable[..., types
 
 
 def _denied(name: str) -> Callable[..., NoReturn]:
-    def stub(*args: object, **kwargs: object) -> NoReturn:
-        _refuse("restricted", f"{name}() is not available in the sandbox")
-
-    return stub
+    """A stub for a denied builtin that closes over nothing: its globals are a namespace of its own
+    holding only the exception it raises and the list it notes the refusal in (a function defined here
+    would carry this module's globals, `os` and `sys` among them, one guard bypass away)."""
+    namespace: dict[str, Any] = {"__builtins__": {}, "Refused": Refused, "note": _violations.append}
+    detail = f"{name}() is not available in the sandbox"
+    source = f"def {name}(*args, **kwargs):\n    note(('restricted', {detail!r}))\n    raise Refused({detail!r})\n"
+    exec(compile(source, "<sandbox>", "exec"), namespace)
+    return namespace[name]
 
 
 def _write_guard(obj: Any) -> Any:

@@ -22,6 +22,7 @@ def program_summary(items: Sequence[BenchmarkItem], rejections: Iterable[Rejecti
     """None when no program ever ran in the run (verification off or not reached)."""
     outcomes: Counter[str] = Counter()
     programs = Counter[str]()
+    layer_sets: list[set[str]] = []
     records = [item.metadata.get("program") for item in items]
     rejected_reasons: Counter[str] = Counter()
     for rejection in rejections:
@@ -33,7 +34,9 @@ def program_summary(items: Sequence[BenchmarkItem], rejections: Iterable[Rejecti
         outcomes[record["outcome"]] += 1
         programs["requested"] += record.get("requested", 1)
         programs["skipped"] += record.get("skipped", 0)
-        programs["failed"] += sum(bool(p.get("failure")) for p in record.get("programs", []))
+        written = record.get("programs", [])
+        programs["failed"] += sum(bool(p.get("failure")) for p in written)
+        layer_sets += [set(t["run"].get("isolation", ())) for p in written for t in p.get("tries", [])]
     checked = sum(outcomes.values())
     if not checked:
         return None
@@ -50,4 +53,6 @@ def program_summary(items: Sequence[BenchmarkItem], rejections: Iterable[Rejecti
         "accepted_by_outcome": dict(Counter(item.metadata["program"]["outcome"] for item in backed)),
         "options_repaired": sum(bool(item.metadata.get("options_repaired")) for item in items),
         "rejected_after_program": dict(rejected_reasons),
+        # The isolation layers every program of the run ran under (see benchmaker.verification.sandbox).
+        "isolation": sorted(set.intersection(*layer_sets)) if layer_sets else [],
     }

@@ -20,6 +20,7 @@ from benchmaker.llm.structured import StructuredResult
 from benchmaker.methods.benchmaker.calls import ask
 from benchmaker.methods.benchmaker.demand import DemandAnalysis
 from benchmaker.prompts import PromptLibrary
+from benchmaker.safe_load import load_yaml
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -281,12 +282,7 @@ def save_attributes(path: Path, attributes: AttributeSet) -> None:
 
 
 def load_attributes(path: Path) -> AttributeSet:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"cannot read attributes file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"invalid YAML in attributes file {path}: {str(error).splitlines()[0]}") from None
+    data = load_yaml(Path(path), "attributes file", ConfigError)  # bounded: no alias bomb, one-line errors
     if not isinstance(data, dict):
         raise ConfigError(f"invalid attributes file {path}: expected a mapping at the top level")
     try:

@@ -28,6 +28,7 @@ from benchmaker.methods.benchmaker.diversity import NearDuplicateIndex, most_div
 from benchmaker.methods.benchmaker.plan import AttemptPlan, PlanBook
 from benchmaker.methods.benchmaker.strategy import StrategyBank
 from benchmaker.methods.benchmaker.verify import DraftVerifier
+from benchmaker.verification.sandbox import require_isolation
 
 ATTRIBUTES_FILE = "attributes.yaml"
 PROMPT_IDS = (
@@ -87,6 +88,8 @@ class BenchMakerMethod:
     # -- run level ----------------------------------------------------------------------------------
 
     def prepare(self, accepted: Sequence[BenchmarkItem]) -> None:
+        if self.settings.program.mode == "on":  # refused before any token is spent (auto: after the vote)
+            require_isolation(self.settings.program.allow_weaker_isolation)
         store = self.context.store
         saved = store.path(ATTRIBUTES_FILE) if store is not None else None
         if saved is not None and saved.exists():
@@ -117,9 +120,16 @@ class BenchMakerMethod:
         if len(self.duplicates) == 0:
             self.duplicates.add([item.question for item in accepted])
         self.program_verification, decided_by = self._decide_program_verification(self.attributes.demand)
+        # Refused where the sandbox lacks a layer, unless the config accepts weaker isolation.
+        isolation = require_isolation(self.settings.program.allow_weaker_isolation) if self.program_verification else ()
         self.verifier = DraftVerifier(self.context, self.attributes.demand, self.program_verification)
         if store is not None:
-            store.update_stage("program_verification", enabled=self.program_verification, decided_by=decided_by)
+            store.update_stage(
+                "program_verification",
+                enabled=self.program_verification,
+                decided_by=decided_by,
+                **({"isolation": list(isolation)} if isolation else {}),
+            )
 
     def _decide_program_verification(self, demand: DemandAnalysis | None) -> tuple[bool, str]:
         mode = self.settings.program.mode
