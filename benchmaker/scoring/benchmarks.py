@@ -31,7 +31,7 @@ class ScoredItem(BaseModel):
     difficulty: float | None = None
     explanation: str | None = None
     key_evidence: str | None = None
-    """What backs a generated item's key: program, judge or generator (None: not recorded)."""
+    """What backs a generated item's key, as the run recorded it (e.g. program+generator; None: not recorded)."""
 
     @property
     def answer(self) -> str:
@@ -57,6 +57,10 @@ class LoadedBenchmark(BaseModel):
     """Imported items that are not valid MCQs (duplicate or blank options...): left out, and reported."""
     generation_summary: dict[str, Any] | None = None
     """The run's summary from its manifest (usage, wall time): the efficiency criterion's input."""
+    generator_model: str | None = None
+    """The model that wrote a generated benchmark (a panel model completing its own text is a biased control)."""
+    call_log: str | None = None
+    """The run's ``llm_calls.jsonl`` (every call, cached or not, across sessions), for efficiency."""
 
 
 class ImportedLine(BaseModel):
@@ -99,14 +103,16 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
             choices=tuple(item.choices),
             answer_index=item.answer_index,
             difficulty=item.metadata.get("difficulty"),
-            explanation=item.metadata.get("explanation"),
-            key_evidence=item.metadata.get("key_evidence"),
+            explanation=_solution(item.metadata),
+            key_evidence=_text_or_none(item.metadata.get("key_evidence")),
         )
         for item in store.items()
     ]
     if not items:
         raise BenchmarkLoadError(f"{run_dir}: the run has no accepted items ({BENCHMARK} is empty)")
     config = manifest.get("config", {})
+    generator = config.get("models", {}).get("generator")
+    calls = run_dir / "llm_calls.jsonl"
     return LoadedBenchmark(
         name=f"{config.get('method', 'run')}:{run_dir.name}",
         source=str(run_dir),
@@ -114,7 +120,22 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
         items=tuple(items),
         requirement=config.get("requirement", {}).get("description"),
         generation_summary=manifest.get("summary"),
+        generator_model=_text_or_none(generator.get("model") if isinstance(generator, dict) else generator),
+        call_log=str(calls) if calls.is_file() else None,
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _solution(metadata: dict[str, Any]) -> str | None:
+    """What the faithfulness judge is shown as the item's worked answer.
+
+    ``solution`` argues for the final key in the final option order (it follows relabelled keys and
+    shuffled options); older runs only have the generator's ``explanation``, written for its own order.
+    """
+    return _text_or_none(metadata.get("solution")) or _text_or_none(metadata.get("explanation"))
 
 
 def _reason(error: ValueError) -> str:
