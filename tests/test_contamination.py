@@ -325,3 +325,21 @@ def test_self_generated_benchmark_is_marked_as_a_biased_control(tmp_path):
     check = report.benchmarks[0].checks["contamination"]
     assert check.details["models"]["scripted"]["self_generated"] is True
     assert "biased" in check.warning
+
+
+def test_the_report_shows_rouge_by_fraction_generated_beside_public(tmp_path):
+    from benchmaker.run import start_run
+    from benchmaker.scoring.html_report import render_report
+    from tests.conftest import drive
+    from tests.test_generation import config as generation_config
+
+    run = start_run(generation_config(tmp_path, requirement={"description": "Multiplication.", "n_items": 4}))
+    drive(run)
+    hostile = [{"text": q, "answer": k} for q, k in QUESTIONS]
+    _, report = _score([run.store.run_dir, _set(tmp_path)], [_model(tmp_path, "<i>recalls", hostile)], tmp_path)
+    html = render_report(report)
+    section = html.split('<section id="memorisation">')[1].split("</section>")[0]
+    assert "<svg" in section and "ROUGE-L" in section
+    assert section.count("<tr>") == 1 + 2 * 3  # header + 2 benchmarks x 3 fractions, one model
+    assert "&lt;i&gt;recalls" in section and "<i>recalls" not in html
+    assert html.count('<span class="flag">memorised</span>') >= len(QUESTIONS)
