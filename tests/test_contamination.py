@@ -343,3 +343,16 @@ def test_the_report_shows_rouge_by_fraction_generated_beside_public(tmp_path):
     assert section.count("<tr>") == 1 + 2 * 3  # header + 2 benchmarks x 3 fractions, one model
     assert "&lt;i&gt;recalls" in section and "<i>recalls" not in html
     assert html.count('<span class="flag">memorised</span>') >= len(QUESTIONS)
+
+
+def test_score_flags_fail_in_one_line_before_any_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmaker.cli import app
+
+    public = _set(tmp_path)
+    result = CliRunner().invoke(app, ["score", str(public), "--contamination-mode", "sometimes", "-q"])
+    assert result.exit_code == 2 and "contamination.mode" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = CliRunner().invoke(app, ["score", str(public), "--calibrate", str(tmp_path / "none.jsonl"), "-q"])
+    assert result.exit_code == 1 and "none.jsonl" in result.stderr and "Traceback" not in result.stderr

@@ -194,6 +194,8 @@ def _imported(path: Path, items: list[ScoredItem], skipped: list[SkippedItem]) -
 
 def load_benchmark(path: Path, limit: int | None = None) -> LoadedBenchmark:
     """Load a run directory, a ``.jsonl`` or an MMLU-style ``.csv``; ``limit`` keeps the first items."""
+    if not path.exists():
+        raise BenchmarkLoadError(f"{path}: no such file or directory")
     if path.is_dir():
         if not (path / MANIFEST).exists():
             raise BenchmarkLoadError(f"{path}: a directory must be a benchmaker run (no {MANIFEST})")
@@ -202,8 +204,6 @@ def load_benchmark(path: Path, limit: int | None = None) -> LoadedBenchmark:
         loaded = _load_jsonl(path)
     elif path.suffix == ".csv":
         loaded = _load_mmlu_csv(path)
-    elif not path.exists():
-        raise BenchmarkLoadError(f"{path}: no such file or directory")
     else:
         raise BenchmarkLoadError(f"{path}: expected a run directory, a .jsonl or an MMLU-style .csv")
     if limit is not None:
