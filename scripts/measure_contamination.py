@@ -36,6 +36,7 @@ from benchmaker.store import llm_cache_dir  # noqa: E402
 
 MMLU = REPO.parent.parent / "shared" / "data" / "mmlu-test"
 POST_RELEASE = REPO / "scripts" / "contamination" / "post_release_2026.jsonl"
+POST_NAME = "post-release-2026"
 
 
 def _fmt(entry: dict | None) -> str:
@@ -67,7 +68,9 @@ def _check(sets, role, prompts, settings, mode, seed):
     rows = {}
     for bench in sets:
         started = time.monotonic()
-        units = units_for(bench.name, bench.items, {role.spec.model: mode}, settings)
+        # the post-release set measures false positives, which need completions only
+        here = settings.model_copy(update={"answer_check": False}) if bench.name == POST_NAME else settings
+        units = units_for(bench.name, bench.items, {role.spec.model: mode}, here)
         records = [run_unit(u, role, prompts, settings, seed) for u in units]
         chance = sum(1 / len(i.choices) for i in bench.items) / len(bench.items)
         facts = {role.spec.model: {"mode": mode}}
@@ -139,7 +142,7 @@ def main() -> None:
     settings = ContaminationSettings()
     prompts = PromptLibrary()
     mmlu = _mmlu(args.subjects.split(","), args.per_subject)
-    post = load_benchmark(POST_RELEASE).model_copy(update={"name": "post-release-2026"})
+    post = load_benchmark(POST_RELEASE).model_copy(update={"name": POST_NAME})
     sets = [mmlu]
     if args.generated:
         generated = load_benchmark(args.generated)
