@@ -138,6 +138,7 @@ class _CompletionsServer(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow  # litellm's first text completion in a process loads its providers: ~5 s
 def test_raw_completion_posts_the_bare_prompt_to_v1_completions():
     server = HTTPServer(("127.0.0.1", 0), _CompletionsServer)  # a free port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
