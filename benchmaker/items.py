@@ -147,6 +147,8 @@ class CallRecord(BaseModel):
     """Seconds this call took (0 when answered from the cache)."""
     first_latency_s: float = 0.0
     """Seconds the call took when it was first made, cached or not: what the method costs in time."""
+    first_cost_usd: float | None = None
+    """Dollars the call cost when it was first made (a cache replay keeps them); None in older logs."""
     n: int = 1
     attempt: int | None = None
     retries: int = 0

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from benchmaker.embeddings import make_embedder
 from benchmaker.llm.factory import RoleModel
 from benchmaker.prompts import PromptLibrary
+from benchmaker.scoring.contamination import ContaminationRecord, ContaminationSettings, ContaminationUnit, run_unit
 from benchmaker.scoring.html_report import write_report
 from benchmaker.scoring.job import ScoreJob
 from benchmaker.scoring.judge import JudgeRecord, JudgeUnit, judge_unit
@@ -35,6 +36,17 @@ def panel_answer(
     unit: PanelUnit, panel: dict[str, RoleModel], prompts: PromptLibrary, samples: int, seed: int
 ) -> PanelRecord:
     return answer_unit(unit, panel[unit.model], prompts, samples, seed)
+
+
+@task(name="memorisation-check", cache_policy=NO_CACHE, persist_result=False)
+def memorisation_check(
+    unit: ContaminationUnit,
+    panel: dict[str, RoleModel],
+    prompts: PromptLibrary,
+    settings: ContaminationSettings,
+    seed: int,
+) -> ContaminationRecord:
+    return run_unit(unit, panel[unit.model], prompts, settings, seed)
 
 
 @task(name="judge-item", cache_policy=NO_CACHE, persist_result=False)
@@ -97,15 +109,31 @@ def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: 
             "panel",
             show_progress,
         )
+        _fan_out(
+            job.contamination_units(),
+            lambda chunk: memorisation_check.map(
+                chunk, unmapped(panel), unmapped(prompts), unmapped(config.contamination), unmapped(config.seed)
+            ),
+            job.record_contamination,
+            wave,
+            "memorisation",
+            show_progress,
+        )
         if judge is not None:
-            _fan_out(
-                job.judge_units(),
-                lambda chunk: judge_item.map(chunk, unmapped(judge), unmapped(prompts), unmapped(config.max_repairs)),
-                job.record_judgment,
-                wave,
-                "judge",
-                show_progress,
-            )
+            for units, record, desc in (
+                (job.judge_units(), job.record_judgment, "judge"),
+                (job.calibration_units(), job.record_calibration, "judge calibration"),
+            ):
+                _fan_out(
+                    units,
+                    lambda chunk: judge_item.map(
+                        chunk, unmapped(judge), unmapped(prompts), unmapped(config.max_repairs)
+                    ),
+                    record,
+                    wave,
+                    desc,
+                    show_progress,
+                )
     report = build_report(job, make_embedder(config.embedding_model), usage=meter.snapshot().model_dump())
     quality_path, report_path = job.dir / "quality.json", job.dir / "report.html"
     write_json_atomic(quality_path, report.model_dump(mode="json"))

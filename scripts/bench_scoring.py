@@ -22,6 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from benchmaker.scoring import metrics as m  # noqa: E402
+from benchmaker.scoring.contamination import ContaminationRecord, ContaminationSettings  # noqa: E402
+from benchmaker.scoring.contamination_report import contamination_result  # noqa: E402
+from benchmaker.scoring.debiasing import length_debiased_scores  # noqa: E402
+from benchmaker.scoring.text_overlap import rouge_l, words  # noqa: E402
 
 TARGET_SECONDS = 60.0
 SUBJECTS = [
@@ -130,7 +134,7 @@ def main() -> int:
     timed("difficulty_boundary", lambda: m.difficulty_boundary(b["labels"], error_rates))
     timed("effectiveness", lambda: m.pearson_agreement("effectiveness", acc, other))
     timed("robustness", lambda: m.pearson_agreement("robustness", acc, other))
-    timed("judge length debiasing", lambda: m.length_debiased_scores("faithfulness", b["judge"]))
+    timed("judge length debiasing", lambda: length_debiased_scores("faithfulness", b["judge"]))
     timed("answer_position_balance", lambda: m.answer_position_balance(b["answers"], 4))
     timed("longest_option_baseline", lambda: m.longest_option_baseline(b["choices"], b["answers"]))
     timed(
@@ -143,6 +147,37 @@ def main() -> int:
         lambda: m.panel_separability([(name, a, *m.wilson_interval(a * n, n)) for name, a in acc.items()]),
     )
     timed("project_2d", lambda: m.project_2d(emb))
+    # memorisation check: ROUGE-L of one completion per item and fraction (done as records are written),
+    # then the aggregation over items x 3 fractions x 2 models (done when the report is built)
+    settings = ContaminationSettings()
+    rng = np.random.default_rng(0)
+    questions = b["questions"]
+
+    def score_completions() -> list[ContaminationRecord]:
+        out = []
+        for i, q in enumerate(questions):
+            truth = words(q)[len(words(q)) // 2 :]
+            said = truth if i % 50 == 0 else list(reversed(truth))
+            for f in settings.fractions:
+                for model in ("m0", "m1"):
+                    out.append(
+                        ContaminationRecord(benchmark="b", item_id=str(i), model=model, fraction=f, check="complete",
+                                            prefix_words=5, remainder_words=len(truth), mode="raw_completion",
+                                            rouge_l=rouge_l(truth, said), exact=i % 50 == 0)
+                    )  # fmt: skip
+                    out.append(
+                        ContaminationRecord(benchmark="b", item_id=str(i), model=model, fraction=f, check="answer",
+                                            prefix_words=5, remainder_words=len(truth),
+                                            correct=bool(rng.random() < 0.3))
+                    )  # fmt: skip
+        return out
+
+    records = timed("memorisation: ROUGE-L of completions", score_completions)
+    facts = {"m0": {"mode": "raw_completion"}, "m1": {"mode": "raw_completion"}}
+    timed(
+        "memorisation: aggregation",
+        lambda: contamination_result("b", [str(i) for i in range(n)], 0.25, records, facts, settings)[0],
+    )
 
     total = sum(timings.values())
     print(f"{n} items, {len(b['models'])} models, embedding model: {model_name} (load {load_s:.2f} s)")

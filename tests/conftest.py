@@ -24,6 +24,13 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n 2``), tests are handed out module by module: module-scoped servers (the
+    schedule tests' Prefect server) start once, and a module's tests share a worker's warm imports."""
+    if getattr(config.option, "dist", None) == "load" and getattr(config.option, "numprocesses", None):
+        config.option.dist = "loadscope"
+
+
 def _local_model_installed() -> bool:
     return (
         importlib.util.find_spec("llama_cpp") is not None

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from benchmaker.scoring.debiasing import length_debiased_scores
 from benchmaker.scoring.metrics import (
     answer_position_balance,
     choices_only_baseline,
@@ -17,7 +18,6 @@ from benchmaker.scoring.metrics import (
     difficulty_controllability,
     item_discrimination,
     knowledge_diversity,
-    length_debiased_scores,
     lexical_diversity,
     longest_option_baseline,
     panel_separability,
@@ -204,10 +204,17 @@ def test_difficulty_boundary_top_fraction() -> None:
     assert r.details["n_subset"] == 2
 
 
-def test_difficulty_boundary_ties_keep_index_order() -> None:
+def test_difficulty_boundary_ties_share_the_places_without_order_bias() -> None:
+    # Correction 2: the hardest 10% is 1 place, and two items are tied at label 3 (errors 0.4 and 0.8).
+    # Before, file order decided (index 0: 0.4); a random tie-break gives 0.6 on average.
     labels = [3, 1, 3, 2, 1, 1, 1, 1, 1, 1]
     errors = [0.4, 0.9, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    assert difficulty_boundary(labels, errors, fraction=0.1).value == pytest.approx(0.4)  # index 0 wins
+    assert difficulty_boundary(labels, errors, fraction=0.1).value == pytest.approx(0.6)
+    assert difficulty_boundary(labels[::-1], errors[::-1], fraction=0.1).value == pytest.approx(0.6)
+    # 3 places: label 5 is in, the four items tied at label 4 share 2 places: (0.9 + 2 * mean(0, .2, .4, .6)) / 3.
+    labels = [4, 5, 4, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    errors = [0.0, 0.9, 0.2, 0.4, 0.6] + [0.1] * 25
+    assert difficulty_boundary(labels, errors, fraction=0.1).value == pytest.approx((0.9 + 2 * 0.3) / 3)
 
 
 def test_difficulty_boundary_without_labels_still_reports_upper_bound() -> None:
@@ -268,11 +275,37 @@ def test_answer_position_balance() -> None:
     assert_ok(r)
     assert r.value == pytest.approx(1.0)
     assert r.details["counts"] == {"A": 5, "B": 5, "C": 5, "D": 5}
-    skewed = answer_position_balance([0] * 10, 4)  # chi2 = (7.5^2 + 3 * 2.5^2) / 2.5 = 30
-    assert skewed.details["chi2"] == pytest.approx(30.0)
-    assert skewed.value == pytest.approx(stats.chi2.sf(30.0, 3))
-    assert skewed.details["dof"] == 3
+    skewed = answer_position_balance([0] * 20 + [1, 2, 3] * 4, 4)  # expected 8: chi2 = (144 + 3 * 16) / 8 = 24
+    assert skewed.details["chi2"] == pytest.approx(24.0)
+    assert skewed.value == pytest.approx(stats.chi2.sf(24.0, 3))
+    assert skewed.details["dof"] == 3 and skewed.details["p_value_method"] == "chi2"
     assert_missing(answer_position_balance([0, 1], 4))
+
+
+def test_answer_position_balance_mixed_option_counts() -> None:
+    # Correction 3: 40 two-option items keyed 20 A / 20 B and 40 four-option items keyed 10 each are
+    # perfectly balanced. The old test pooled them against uniform over 4 positions (counts 30, 30, 10,
+    # 10 vs 20 each: chi2 = 20, p ~ 2e-4) and called them unbalanced.
+    keys = [0, 1] * 20 + [0, 1, 2, 3] * 10
+    r = answer_position_balance(keys, [2] * 40 + [4] * 40)
+    assert_ok(r)
+    assert r.details["chi2"] == pytest.approx(0.0)
+    assert r.value == pytest.approx(1.0)
+    assert r.details["dof"] == 1 + 3
+    assert r.details["expected_share"] == pytest.approx({"A": 0.375, "B": 0.375, "C": 0.125, "D": 0.125})
+    # Only the two-option group skewed (30 A / 10 B): chi2 = 2 * 10^2 / 20 = 10 on 4 dof.
+    skewed = answer_position_balance([0] * 30 + [1] * 10 + [0, 1, 2, 3] * 10, [2] * 40 + [4] * 40)
+    assert skewed.value == pytest.approx(stats.chi2.sf(10.0, 4))
+
+
+def test_answer_position_balance_small_counts_use_an_exact_reference() -> None:
+    # Correction 3: four 4-option items all keyed A (expected count 1). chi2 = (9 + 1 + 1 + 1) / 1 = 12,
+    # reached only when all four keys share a position: exact p = 4 / 4^4 = 1/64 (the chi-square
+    # approximation says 0.0074).
+    r = answer_position_balance([0, 0, 0, 0], 4)
+    assert r.details["chi2"] == pytest.approx(12.0)
+    assert r.details["p_value_method"] == "monte_carlo"
+    assert r.value == pytest.approx(1 / 64, abs=0.004)
 
 
 def test_longest_option_baseline() -> None:
@@ -362,12 +395,50 @@ def test_length_debiasing_recovers_coefficients() -> None:
     for g, beta in (("A", 0.8), ("B", 0.5)):
         assert_ok(per[g])
         assert per[g].name == "faithfulness"
-        assert per[g].value == pytest.approx(beta, abs=1e-4)
-        assert per[g].ci_low < beta < per[g].ci_high
+        ols = per[g].details["ols"]
+        assert ols["value"] == pytest.approx(beta, abs=1e-4)
+        assert ols["ci_low"] < beta < ols["ci_high"]
         assert per[g].details["n"] == 40
+        assert 0 <= per[g].ci_low <= per[g].value <= per[g].ci_high <= 1
     # The raw means are biased by length; the debiased scores are not.
     assert per["A"].details["raw_mean"] < 0.8 - 0.1
     assert per["B"].details["raw_mean"] > 0.5 + 0.1
+
+
+def test_debiased_values_and_intervals_stay_in_the_criterion_range() -> None:
+    # Correction 7: benchmark A is judged right on 29 of 30 items, and its one wrong verdict has the
+    # longest analysis; the linear fit put A's score and interval above 1 (value 1.00x, interval to 1.1).
+    rng = np.random.default_rng(3)
+    records = [("A", 1.0, float(w)) for w in rng.uniform(20, 60, 29)] + [("A", 0.0, 200.0)]
+    records += [
+        ("B", float(s), float(w)) for s, w in zip(rng.integers(0, 2, 30), rng.uniform(20, 200, 30), strict=True)
+    ]
+    _, per = length_debiased_scores("faithfulness", records)
+    assert per["A"].details["ols"]["ci_high"] > 1  # what the report used to show
+    for g in ("A", "B"):
+        r = per[g]
+        assert 0 <= r.ci_low <= r.value <= r.ci_high <= 1
+
+
+def test_logistic_debiasing_known_value_without_a_length_effect() -> None:
+    # Each benchmark's lengths are symmetric around the pooled mean (100) and its right verdicts sit at
+    # the same lengths as its wrong ones, so the length slope is 0 and each benchmark's value is its
+    # share of right verdicts with the pseudo-count: (right + 1/2) / (n + 1).
+    records = [("A", 1.0, 80.0), ("A", 1.0, 120.0), ("A", 1.0, 90.0), ("A", 1.0, 110.0), ("A", 0.0, 100.0)]
+    records += [("B", 1.0, 70.0), ("B", 1.0, 130.0), ("B", 0.0, 70.0), ("B", 0.0, 130.0), ("B", 0.0, 100.0)]
+    pooled, per = length_debiased_scores("faithfulness", records)
+    assert pooled.details["logit_length_coefficient"] == pytest.approx(0.0, abs=1e-6)
+    assert per["A"].value == pytest.approx(4.5 / 6)
+    assert per["B"].value == pytest.approx(2.5 / 6)
+    assert per["A"].warning is None
+
+
+def test_one_benchmark_alone_is_said_not_to_be_debiased() -> None:
+    # Correction 5: with one benchmark in the pool the linear "debiased" value is exactly the raw mean.
+    records = [("A", float(s), float(w)) for s, w in [(1, 10), (0, 30), (1, 20), (1, 50), (0, 40), (1, 15)]]
+    _, per = length_debiased_scores("faithfulness", records)
+    assert per["A"].details["ols"]["value"] == pytest.approx(per["A"].details["raw_mean"])
+    assert "one benchmark" in per["A"].warning
 
 
 def test_length_debiasing_missing_paths() -> None:

@@ -36,6 +36,22 @@ def score(
     embedding_model: Annotated[
         str | None, typer.Option("--embedding-model", help="'hashing' for the offline fake.")
     ] = None,
+    calibrate: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibrate", help="Trusted-key benchmark to calibrate the judge and panel on (else --reference)."
+        ),
+    ] = None,
+    calibration_items: Annotated[
+        int | None, typer.Option("--calibration-items", min=2, help="Trusted items shown to the judge twice.")
+    ] = None,
+    no_contamination: Annotated[
+        bool, typer.Option("--no-contamination", help="Skip the memorisation (partial-prompt completion) check.")
+    ] = False,
+    contamination_mode: Annotated[
+        str | None,
+        typer.Option("--contamination-mode", help="auto (raw completion where offered), raw, or chat."),
+    ] = None,
     robustness: Annotated[
         bool,
         typer.Option(
@@ -63,6 +79,10 @@ def score(
         "robustness": robustness,
         "choices_only": not no_choices_only,
     }
+    contamination: dict[str, Any] = {"enabled": not no_contamination}
+    if contamination_mode is not None:
+        contamination["mode"] = contamination_mode
+    data["contamination"] = contamination
     try:
         if (names := _model_list(panel)) is not None:
             data["panel"] = [{"model": name, "max_tokens": 16} for name in names]
@@ -70,6 +90,8 @@ def score(
             data["judge"] = None if judge == "none" else {"model": judge, "max_tokens": 400}
         for key, value in (
             ("reference", reference),
+            ("calibrate", calibrate),
+            ("calibration_items", calibration_items),
             ("limit", limit),
             ("requirement", requirement),
             ("embedding_model", embedding_model),
@@ -90,6 +112,7 @@ def score(
         for path in [
             *paths,
             *([reference] if reference and reference.suffix not in {".yaml", ".yml", ".json"} else []),
+            *([calibrate] if calibrate else []),
         ]:
             load_benchmark(path, 1)  # fail fast on a bad path, before Prefect starts
     except ConfigError as error:

@@ -87,6 +87,31 @@ def _supports_n(model: str) -> bool:
     return "n" in (params or [])
 
 
+_RAW_PROVIDERS = {"text-completion-openai", "text-completion-codestral"}
+
+
+def supports_raw_completion(spec: ModelSpec) -> bool:
+    """Whether the model takes a raw prompt with no chat template (``/v1/completions``).
+
+    Yes for the embedded model and the scripted fake; for litellm models, when litellm sends
+    ``text_completion`` to a native completions endpoint: a text-completion provider, or an
+    ``openai/<name>`` server (llama.cpp, vLLM...) whose name is not one of OpenAI's chat models.
+    Anything else (litellm would wrap the prompt in a chat message) gets the continue-verbatim chat
+    prompt instead.
+    """
+    if spec.is_local or spec.is_scripted:
+        return True
+    import litellm
+
+    try:
+        name, provider, _, _ = litellm.get_llm_provider(model=spec.model, api_base=spec.api_base)
+    except Exception:  # noqa: BLE001 - unknown to litellm: no raw completion can be promised
+        return False
+    if provider in _RAW_PROVIDERS:
+        return True
+    return provider == "openai" and name not in litellm.open_ai_chat_completion_models
+
+
 def _supports_schema(model: str) -> bool:
     import litellm
 
@@ -133,6 +158,29 @@ class RoleModel:
             prompt_id=prompt_id,
             role=self.role,
             attempt=attempt,
+        )
+
+    def text_request(
+        self,
+        prompt: str,
+        *,
+        prompt_id: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        sample_key: str = "",
+    ) -> LLMRequest:
+        """A raw completion of ``prompt`` (no chat template); the reply cap is the caller's, not the role's."""
+        return LLMRequest(
+            model=self.spec.model,
+            kind="text",
+            prompt=prompt,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            sample_key=sample_key,
+            prompt_id=prompt_id,
+            role=self.role,
         )
 
     def complete(self, request: LLMRequest) -> Completion:

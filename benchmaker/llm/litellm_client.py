@@ -190,16 +190,47 @@ class LiteLLMClient:
         except Exception:  # noqa: BLE001 - an unpriced model is not an error, just an unknown cost
             return 0.0, False
 
+    def build_text_kwargs(self, request: LLMRequest, n: int) -> dict[str, Any]:
+        """``litellm.text_completion`` arguments for a raw completion: the prompt as is, no chat template.
+
+        For an ``openai/<name>`` model that is not one of OpenAI's chat models (llama.cpp, vLLM...)
+        litellm posts to the server's own ``/v1/completions``.
+        """
+        kwargs: dict[str, Any] = {
+            "model": self.litellm_model,
+            "prompt": request.prompt,
+            "timeout": self.timeout_s,
+            "num_retries": 0,
+            **self.extra,
+        }
+        for name in ("temperature", "max_tokens", "seed"):
+            if getattr(request, name) is not None:
+                kwargs[name] = getattr(request, name)
+        if n > 1:
+            kwargs["n"] = n
+        api_base = self.api_base() if callable(self.api_base) else self.api_base
+        if api_base:
+            kwargs["api_base"] = api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        return kwargs
+
     def _one_call(self, request: LLMRequest, n: int) -> tuple[list[str], list[str], Usage, str]:
         import litellm
 
         try:
-            response = litellm.completion(**self.build_kwargs(request, n))
+            if request.kind == "text":
+                response = litellm.text_completion(**self.build_text_kwargs(request, n))
+            else:
+                response = litellm.completion(**self.build_kwargs(request, n))
         except Exception as error:  # noqa: BLE001 - every provider error is classified below
             raise classify_error(error, (self.api_key,)) from None
         if not response.choices:  # a provider glitch (seen behind proxies): worth another try
             raise LLMTransientError(f"{self.litellm_model} returned a reply with no choices")
-        texts = [(choice.message.content or "") for choice in response.choices]
+        if request.kind == "text":
+            texts = [(choice.text or "") for choice in response.choices]
+        else:
+            texts = [(choice.message.content or "") for choice in response.choices]
         reasons = [str(choice.finish_reason or "") for choice in response.choices]
         usage = getattr(response, "usage", None)
         cost, known = self._cost(response)

@@ -213,6 +213,7 @@ class RecordingClient:
             cost_known=completion.usage.cost_known,
             latency_s=0.0 if completion.cached else round(completion.latency_s, 3),
             first_latency_s=round(completion.latency_s, 3),
+            first_cost_usd=completion.usage.cost_usd,
             n=request.n,
             attempt=request.attempt,
             retries=0 if completion.cached else completion.retries,

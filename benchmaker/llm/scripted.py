@@ -16,6 +16,15 @@ built-in answers; an entry may also be an error to raise::
         - {error: fatal}                    # raise LLMFatalError (stops the run)
     usd_per_call: 0.001                      # fake price, for budget tests
     delay_s: 0.2                             # really sleep per call, for kill-and-resume tests
+    memorised:                               # texts the fake "has seen in training"
+      - 'Which gas makes up most of the air?'                 # a text
+      - {text: 'What is the capital of Peru?', answer: Lima}  # with its answer's text
+
+As a continuer (raw completion, or the continue-verbatim chat prompt) the fake behaves like a
+language model that copies what it has seen: a prompt ending with the start of a memorised text,
+or of a paragraph earlier in the same prompt (text shown in its context), is continued with the
+rest of that text; anything else gets a fixed sentence no question ends with. Asked to answer from
+a question's beginning and its options, it names the option equal to a memorised text's answer.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from benchmaker.errors import ConfigError, LLMFatalError, LLMPermanentError, LLMTransientError, ScriptExhaustedError
 from benchmaker.llm.types import Completion, LLMRequest, Usage
@@ -41,10 +50,25 @@ class ScriptedError(BaseModel):
     retry_after: float | None = None
 
 
+class MemorisedText(BaseModel):
+    """A text the scripted fake has "memorised", with the text of its answer when it knows one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1)
+    answer: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        return {"text": value} if isinstance(value, str) else value
+
+
 class Script(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     responses: dict[str, list[str | ScriptedError]] = Field(default_factory=dict)
+    memorised: list[MemorisedText] = Field(default_factory=list)
     usd_per_call: float = Field(default=0.0, ge=0)
     delay_s: float = Field(default=0.0, ge=0, le=60)
     skill: float = Field(default=1.0, ge=0, le=1, description="As an examinee: chance of a right answer.")
@@ -223,6 +247,50 @@ def builtin_verdict(request: LLMRequest) -> str:
     return json.dumps({"analysis": analysis, "judgement": judgement})
 
 
+UNKNOWN_CONTINUATION = "and nothing else is known about it to this model."
+_MIN_OVERLAP = 8  # characters a prompt must share with a text's start before the fake continues it
+
+
+def _continue_from(prompt: str, texts: list[str]) -> str | None:
+    """The rest of the text whose longest start the prompt ends with (at least ``_MIN_OVERLAP`` chars)."""
+    best: tuple[int, str] | None = None
+    for text in texts:
+        for j in range(min(len(prompt), len(text) - 1), _MIN_OVERLAP - 1, -1):
+            if prompt.endswith(text[:j]):
+                if best is None or j > best[0]:
+                    best = (j, text[j:])
+                break
+    return best[1] if best else None
+
+
+def builtin_continuation(prompt: str, memorised: list[MemorisedText]) -> str:
+    """Continue ``prompt`` like a model that copies: from its own context first, then from memory."""
+    head, _, _ = prompt.rpartition("\n\n")
+    in_context = _continue_from(prompt, [p for p in head.split("\n\n") if p.strip()]) if head else None
+    if in_context is not None:
+        return in_context
+    remembered = _continue_from(prompt, [m.text for m in memorised])
+    return remembered if remembered is not None else " " + UNKNOWN_CONTINUATION
+
+
+_SHOWN_PREFIX = re.compile(r"Beginning of the question:\n(.*?)\n\nOptions:", re.DOTALL)
+
+
+def builtin_prefix_answer(request: LLMRequest, memorised: list[MemorisedText], skill: float) -> str:
+    """Name the option a memorised text's answer matches, when the shown beginning is one of them."""
+    text = _user_text(request)
+    shown = _SHOWN_PREFIX.search(text)
+    options = dict((letter, choice.strip()) for letter, choice in _CHOICE_LINE.findall(text))
+    if shown is not None:
+        start = shown.group(1).strip()
+        for item in memorised:
+            if item.answer is not None and start and item.text.startswith(start):
+                letter = next((k for k, v in options.items() if v == item.answer.strip()), None)
+                if letter is not None:
+                    return json.dumps({"answer": letter})
+    return builtin_answer(request, skill)
+
+
 class ScriptedLLM:
     """Thread-safe; with concurrency 1 the whole run is reproducible call for call."""
 
@@ -250,6 +318,12 @@ class ScriptedLLM:
         if entry is not None:
             return entry
         variant = request.model_copy(update={"sample_key": f"{request.sample_key}#{index}"}) if index else request
+        if request.kind == "text":
+            return builtin_continuation(request.prompt or "", self.script.memorised)
+        if request.prompt_id == "contamination.continue":
+            return builtin_continuation(_user_text(request), self.script.memorised).lstrip()
+        if request.prompt_id == "contamination.prefix_answer":
+            return builtin_prefix_answer(variant, self.script.memorised, self.script.skill)
         if request.prompt_id in ("direct.generate_mcq", "benchmaker.generate"):
             return builtin_mcq(variant)
         if request.prompt_id == "benchmaker.demand_analysis":
@@ -287,7 +361,7 @@ class ScriptedLLM:
         if self.script.delay_s:
             time.sleep(self.script.delay_s)
         texts = tuple(self._one(request, i) for i in range(request.n))
-        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        prompt_words = sum(len(m.content.split()) for m in request.messages) + len((request.prompt or "").split())
         return Completion(
             texts=texts,
             finish_reasons=("stop",) * request.n,

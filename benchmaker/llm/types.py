@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Message(BaseModel):
@@ -16,8 +16,16 @@ class Message(BaseModel):
     content: str
 
 
+RequestKind = Literal["chat", "text"]
+
+
 class LLMRequest(BaseModel):
     """One call. ``model`` is the logical model name (``local``, ``scripted``, a litellm string).
+
+    ``kind`` is ``chat`` (``messages``, the chat-completions API) or ``text``: a raw completion of
+    ``prompt`` with no chat template (``/v1/completions``, litellm's ``text_completion``), which the
+    memorisation check needs to see how a model continues a text. Both go through the same layers
+    (record, cache, budget, retry).
 
     ``sample_key`` separates sampled calls that would otherwise look identical (attempt 3 and
     attempt 4 of the same prompt must not share a cache entry); ``role``, ``prompt_id`` and
@@ -27,7 +35,9 @@ class LLMRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str
-    messages: tuple[Message, ...] = Field(min_length=1)
+    kind: RequestKind = "chat"
+    messages: tuple[Message, ...] = ()
+    prompt: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     n: int = Field(default=1, ge=1, le=64)
@@ -38,10 +48,20 @@ class LLMRequest(BaseModel):
     role: str = ""
     attempt: int | None = None
 
+    @model_validator(mode="after")
+    def _shape(self) -> LLMRequest:
+        if self.kind == "chat" and (not self.messages or self.prompt is not None):
+            raise ValueError("a chat request needs at least one message and no prompt")
+        if self.kind == "text" and (self.prompt is None or self.messages):
+            raise ValueError("a text (raw completion) request needs a prompt and no messages")
+        return self
+
     def content_hash(self, endpoint_identity: str = "") -> str:
         payload = self.model_dump(
             include={"model", "messages", "temperature", "max_tokens", "n", "seed", "response_schema", "sample_key"}
         )
+        if self.kind == "text":  # chat requests keep the keys they had before raw completion existed
+            payload.update(kind=self.kind, prompt=self.prompt)
         payload["endpoint"] = endpoint_identity
         canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

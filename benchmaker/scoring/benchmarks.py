@@ -33,7 +33,7 @@ class ScoredItem(BaseModel):
     difficulty: float | None = None
     explanation: str | None = None
     key_evidence: str | None = None
-    """What backs a generated item's key: program, judge or generator (None: not recorded)."""
+    """What backs a generated item's key, as the run recorded it (e.g. program+generator; None: not recorded)."""
 
     @property
     def answer(self) -> str:
@@ -59,6 +59,10 @@ class LoadedBenchmark(BaseModel):
     """Imported items that are not valid MCQs (duplicate or blank options...): left out, and reported."""
     generation_summary: dict[str, Any] | None = None
     """The run's summary from its manifest (usage, wall time): the efficiency criterion's input."""
+    generator_model: str | None = None
+    """The model that wrote a generated benchmark (a panel model completing its own text is a biased control)."""
+    call_log: str | None = None
+    """The run's ``llm_calls.jsonl`` (every call, cached or not, across sessions), for efficiency."""
 
 
 class ImportedLine(BaseModel):
@@ -103,10 +107,8 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
                 choices=tuple(item.choices),
                 answer_index=item.answer_index,
                 difficulty=item.metadata.get("difficulty"),
-                # The solution that argues for the final key with options named by their text; runs made before
-                # it existed have only the generator's explanation, whose letters are those before shuffling.
-                explanation=item.metadata.get("solution") or item.metadata.get("explanation"),
-                key_evidence=item.metadata.get("key_evidence"),
+                explanation=_solution(item.metadata),
+                key_evidence=_text_or_none(item.metadata.get("key_evidence")),
             )
             for item in store.items()
         ]
@@ -119,6 +121,9 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
     if not isinstance(config, dict) or not isinstance(requirement, dict | None):
         raise BenchmarkLoadError(f"{run_dir}: the manifest's config is not a mapping")
     description = (requirement or {}).get("description")
+    models = config.get("models")
+    generator = models.get("generator") if isinstance(models, dict) else None
+    calls = run_dir / "llm_calls.jsonl"
     try:
         return LoadedBenchmark(
             # The manifest is untrusted: its method names the job directory, so it must be a plain word.
@@ -128,9 +133,24 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
             items=tuple(items),
             requirement=description,
             generation_summary=manifest.get("summary"),
+            generator_model=_text_or_none(generator.get("model") if isinstance(generator, dict) else generator),
+            call_log=str(calls) if calls.is_file() else None,
         )
     except ValidationError as error:
         raise BenchmarkLoadError(f"{run_dir}: manifest: {format_validation_error(error)}") from None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _solution(metadata: dict[str, Any]) -> str | None:
+    """What the faithfulness judge is shown as the item's worked answer.
+
+    ``solution`` argues for the final key in the final option order (it follows relabelled keys and
+    shuffled options); older runs only have the generator's ``explanation``, written for its own order.
+    """
+    return _text_or_none(metadata.get("solution")) or _text_or_none(metadata.get("explanation"))
 
 
 def _reason(error: ValueError) -> str:
@@ -191,6 +211,8 @@ def _imported(path: Path, items: list[ScoredItem], skipped: list[SkippedItem]) -
 
 def load_benchmark(path: Path, limit: int | None = None) -> LoadedBenchmark:
     """Load a run directory, a ``.jsonl`` or an MMLU-style ``.csv``; ``limit`` keeps the first items."""
+    if not path.exists():
+        raise BenchmarkLoadError(f"{path}: no such file or directory")
     if path.is_dir():
         if not (path / MANIFEST).exists():
             raise BenchmarkLoadError(f"{path}: a directory must be a benchmaker run (no {MANIFEST})")
@@ -199,8 +221,6 @@ def load_benchmark(path: Path, limit: int | None = None) -> LoadedBenchmark:
         loaded = _load_jsonl(path)
     elif path.suffix == ".csv":
         loaded = _load_mmlu_csv(path)
-    elif not path.exists():
-        raise BenchmarkLoadError(f"{path}: no such file or directory")
     else:
         raise BenchmarkLoadError(f"{path}: expected a run directory, a .jsonl or an MMLU-style .csv")
     if limit is not None:

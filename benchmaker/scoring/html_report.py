@@ -21,6 +21,7 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from benchmaker.scoring.report_format import finite, fmt, fmt_ci, fmt_label, soft_breaks, truncate
+from benchmaker.scoring.report_memorisation import memorisation_rows, rouge_by_fraction
 from benchmaker.scoring.report_plots import (
     Plots,
     answer_positions,
@@ -71,6 +72,7 @@ class Cell:
     reason: str = ""
     method: str = ""
     details: str = ""
+    warning: str = ""
 
 
 def _cell(result: Result | None) -> Cell:
@@ -83,6 +85,7 @@ def _cell(result: Result | None) -> Cell:
         reason=result.reason or "",
         method=result.method,
         details=_details_json(result.details),
+        warning=result.warning or "",
     )
 
 
@@ -248,6 +251,9 @@ def render_report(report: QualityReport) -> str:
         "positions": answer_positions(report, plots, colors),
         "accuracy": model_accuracy(report, plots, colors),
         "accuracy_rows": _accuracy_table(report),
+        "memorisation": rouge_by_fraction(report, plots, colors),
+        "memorisation_rows": memorisation_rows(report),
+        "calibration": [(name, _cell(result)) for name, result in report.calibration.items()],
         "judge_rows": _judge_rows(report),
         "flagged": _flagged(report),
         "usage_simple": usage_simple,

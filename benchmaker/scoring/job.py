@@ -15,11 +15,13 @@ from typing import Any
 from benchmaker.config import ModelSpec
 from benchmaker.errors import ConfigError
 from benchmaker.items import CallRecord, utc_now
-from benchmaker.llm.factory import LocalApiBase, RoleModel, build_role_model
+from benchmaker.llm.factory import LocalApiBase, RoleModel, build_role_model, supports_raw_completion
 from benchmaker.llm.meter import Meter
 from benchmaker.paths import inside, safe_component
 from benchmaker.safe_load import load_yaml
+from benchmaker.scoring import calibration
 from benchmaker.scoring.benchmarks import LoadedBenchmark, load_benchmark
+from benchmaker.scoring.contamination import CompletionMode, ContaminationRecord, ContaminationUnit, units_for
 from benchmaker.scoring.judge import JudgeRecord, JudgeUnit
 from benchmaker.scoring.panel import PanelRecord, PanelUnit
 from benchmaker.scoring.settings import ScoreSettings
@@ -64,6 +66,11 @@ class ScoreJob:
             if self.reference_scores is None:
                 reference = load_benchmark(settings.reference, settings.limit)
                 self.reference = reference.model_copy(update={"name": f"reference:{reference.name}"})
+        self.calibration_set: LoadedBenchmark | None = None
+        """Trusted-key items for calibrating the judge and the panel: --calibrate, else the reference benchmark."""
+        if settings.calibrate is not None:
+            trusted = load_benchmark(settings.calibrate)
+            self.calibration_set = trusted.model_copy(update={"name": f"trusted:{trusted.name}"})
         self.companions: dict[str, LoadedBenchmark] = {}
         """Robustness: original benchmark name -> the benchmark generated from its rewritten requirement."""
         self.job_id = self._fingerprint()
@@ -72,8 +79,12 @@ class ScoreJob:
         self.panel_log = JsonlFile(self.dir / "panel.jsonl")
         self.judge_log = JsonlFile(self.dir / "judgments.jsonl")
         self.call_log = JsonlFile(self.dir / "llm_calls.jsonl")
+        self.contamination_log = JsonlFile(self.dir / "contamination.jsonl")
+        self.calibration_log = JsonlFile(self.dir / "calibration.jsonl")
         self.panel_records = {r.key: r for r in self.panel_log.read(PanelRecord)}
         self.judge_records = {r.key: r for r in self.judge_log.read(JudgeRecord)}
+        self.contamination_records = {r.key: r for r in self.contamination_log.read(ContaminationRecord)}
+        self.calibration_records = {r.key: r for r in self.calibration_log.read(JudgeRecord)}
         self._write_manifest(status="running")
 
     # -- identity --------------------------------------------------------------------------------
@@ -108,11 +119,24 @@ class ScoreJob:
         write_json_atomic(self.dir / "manifest.json", manifest)
 
     def all_benchmarks(self) -> list[LoadedBenchmark]:
-        return [*self.benchmarks, *([self.reference] if self.reference else []), *self.companions.values()]
+        return [
+            *self.benchmarks,
+            *([self.reference] if self.reference else []),
+            *([self.calibration_set] if self.calibration_set else []),
+            *self.companions.values(),
+        ]
 
     def answered_only(self) -> list[LoadedBenchmark]:
-        """Benchmarks the panel answers for comparison only (no choices-only pass, no judging)."""
-        return [*([self.reference] if self.reference else []), *self.companions.values()]
+        """Benchmarks the panel answers for comparison only (no choices-only pass, no memorisation check)."""
+        return [
+            *([self.reference] if self.reference else []),
+            *([self.calibration_set] if self.calibration_set else []),
+            *self.companions.values(),
+        ]
+
+    def trusted(self) -> LoadedBenchmark | None:
+        """The items whose keys are trusted: --calibrate, else a --reference benchmark."""
+        return self.calibration_set or self.reference
 
     def companion_run(self, name: str) -> str | None:
         """The robustness run directory recorded for benchmark ``name`` by an earlier attempt (it must lie
@@ -181,16 +205,51 @@ class ScoreJob:
         return next((b.requirement for b in self.benchmarks if b.requirement), None)
 
     def judge_units(self) -> list[JudgeUnit]:
+        """Every scored benchmark and the reference: a human set joins the length-debiasing pool."""
         if self.settings.judge is None:
             return []
         units = []
-        for bench in self.benchmarks:
+        for bench in [*self.benchmarks, *([self.reference] if self.reference else [])]:
             requirement = self.requirement_for(bench)
             for item in bench.items:
                 units.append(JudgeUnit(bench.name, item, "faithfulness", requirement or ""))
                 if requirement:
                     units.append(JudgeUnit(bench.name, item, "alignment", requirement))
         return [u for u in units if u.key not in self.judge_records]
+
+    def completion_modes(self) -> dict[str, CompletionMode]:
+        """Per panel model: raw completion where offered (or forced), else the continue-verbatim chat prompt."""
+        wanted = self.settings.contamination.mode
+        return {
+            spec.model: "raw_completion"
+            if wanted == "raw" or (wanted == "auto" and supports_raw_completion(spec))
+            else "chat_continue"
+            for spec in self.settings.panel
+        }
+
+    def contamination_units(self) -> list[ContaminationUnit]:
+        if not self.settings.contamination.enabled:
+            return []
+        modes = self.completion_modes()
+        units = [u for b in self.benchmarks for u in units_for(b.name, b.items, modes, self.settings.contamination)]
+        return [u for u in units if u.key not in self.contamination_records]
+
+    def calibration_units(self) -> list[JudgeUnit]:
+        trusted = self.trusted()
+        if self.settings.judge is None or trusted is None:
+            return []
+        units = calibration.judge_units(trusted, self.settings.calibration_items, self.settings.seed)
+        return [u for u in units if u.key not in self.calibration_records]
+
+    def record_contamination(self, record: ContaminationRecord) -> None:
+        if record.key not in self.contamination_records:
+            self.contamination_log.append(record)
+            self.contamination_records[record.key] = record
+
+    def record_calibration(self, record: JudgeRecord) -> None:
+        if record.key not in self.calibration_records:
+            self.calibration_log.append(record)
+            self.calibration_records[record.key] = record
 
     def record_panel(self, record: PanelRecord) -> None:
         if record.key not in self.panel_records:

@@ -32,7 +32,8 @@ _CJK = (
 )
 # A word is a run of letters/digits (no underscore, no CJK), optionally joined by inner apostrophes: "don't".
 _WORD = rf"(?:(?![{_CJK}])[^\W_])+"
-_TOKEN = re.compile(rf"[{_CJK}]|{_WORD}(?:['’]{_WORD})*")
+TOKEN_PATTERN = re.compile(rf"[{_CJK}]|{_WORD}(?:['’]{_WORD})*")
+"""One word: a Han, kana or Hangul character, or a run of letters and digits with inner apostrophes."""
 
 
 # -------------------- helpers
@@ -74,7 +75,7 @@ def _labelled(labels: Sequence[float | None], error_rates: Sequence[float]) -> t
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens with punctuation dropped; every Han, kana or Hangul character is one token."""
-    return _TOKEN.findall(text.lower())
+    return TOKEN_PATTERN.findall(text.lower())
 
 
 def common_token_budget(token_counts: list[int], cap: int = 2000, floor: int = 50) -> int | None:
@@ -221,9 +222,17 @@ def difficulty_controllability(labels: list[float | None], error_rates: list[flo
 
 
 def _top_mean(rank_by: np.ndarray, values: np.ndarray, k: int) -> float:
-    """Mean of ``values`` on the ``k`` items ranked highest by ``rank_by``; ties keep index order."""
+    """Mean of ``values`` on the ``k`` items ranked highest by ``rank_by``, without order bias on ties.
+
+    Items strictly above the cut-off rank are all in; the items tied at the cut-off share the places left
+    equally (each weighs places / tied): the expected mean over a uniformly random tie-break, so the
+    result does not depend on the items' order in the file.
+    """
     order = np.argsort(-rank_by, kind="stable")
-    return float(values[order[:k]].mean())
+    cutoff = rank_by[order[k - 1]]
+    above, tied = rank_by > cutoff, rank_by == cutoff
+    places = k - int(above.sum())
+    return float((values[above].sum() + places * values[tied].mean()) / k)
 
 
 def difficulty_boundary(labels: list[float | None], error_rates: list[float], fraction: float = 0.1) -> Result:
@@ -253,7 +262,8 @@ def difficulty_boundary(labels: list[float | None], error_rates: list[float], fr
         name=name,
         status="ok",
         value=_top_mean(d, a, k),
-        method=f"mean panel error rate on the top {fraction:.0%} by label ({k} of {len(d)} labelled items)",
+        method=f"mean panel error rate on the top {fraction:.0%} by label ({k} of {len(d)} labelled items; "
+        "items tied at the cut-off label share the remaining places equally)",
         details={
             "by_actual_error": _top_mean(a, a, k),
             "fraction": float(fraction),
@@ -314,26 +324,63 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
 # -------------------- checks
 
 
-def answer_position_balance(answer_indices: list[int], n_options: int) -> Result:
-    """Chi-square goodness of fit of the answer-letter counts against uniform; the value is the p-value."""
+def answer_position_balance(
+    answer_indices: list[int], n_options: int | Sequence[int], seed: int = 0, simulations: int = 20_000
+) -> Result:
+    """Goodness of fit of the answer positions against "each item's key uniform over its own options".
+
+    ``n_options`` is one count for all items or one per item (MMLU-Pro mixes 3 to 10 options). Items are
+    grouped by their option count; the statistic is the sum over groups of Pearson's chi-square of the
+    group's key counts against n_k / k, with sum(k - 1) degrees of freedom. When an expected count is
+    below 5 the chi-square approximation is poor and the p-value is a seeded Monte Carlo estimate from
+    ``simulations`` benchmarks drawn under uniform keys. The value is the p-value.
+    """
     name = "answer_position_balance"
     n = len(answer_indices)
-    if any(not 0 <= i < n_options for i in answer_indices):
-        raise ValueError(f"answer indices must lie in [0, {n_options})")
-    if n < n_options:
-        return Result.missing(name, f"{n} items, fewer than the {n_options} options", n=n)
-    counts = np.bincount(np.asarray(answer_indices, dtype=int), minlength=n_options)
-    chi2, p = stats.chisquare(counts)
+    ks = [int(n_options)] * n if isinstance(n_options, int) else [int(k) for k in n_options]
+    if len(ks) != n:
+        raise ValueError(f"{len(ks)} option counts for {n} answers")
+    if any(not 0 <= i < k for i, k in zip(answer_indices, ks, strict=True)):
+        raise ValueError("answer indices must lie in [0, n_options)")
+    widest = max(ks, default=int(n_options) if isinstance(n_options, int) else 0)
+    if n < max(widest, 2):
+        return Result.missing(name, f"{n} items, fewer than the {widest} options", n=n)
+    keys, options = np.asarray(answer_indices, dtype=int), np.asarray(ks, dtype=int)
+    groups = {int(k): np.bincount(keys[options == k], minlength=int(k)) for k in np.unique(options)}
+    chi2 = sum(float(((c - c.sum() / k) ** 2).sum() / (c.sum() / k)) for k, c in groups.items())
+    dof = sum(k - 1 for k in groups)
+    min_expected = min(c.sum() / k for k, c in groups.items())
+    if min_expected >= 5:
+        p = float(stats.chi2.sf(chi2, dof))
+        how = f"chi-square with {dof} dof"
+    else:
+        rng = np.random.default_rng(seed)
+        simulated = np.zeros(simulations)
+        for k, c in groups.items():
+            draws = rng.multinomial(int(c.sum()), [1 / k] * k, size=simulations)
+            expected = c.sum() / k
+            simulated += ((draws - expected) ** 2).sum(axis=1) / expected
+        p = float((1 + np.sum(simulated >= chi2 - 1e-9)) / (simulations + 1))
+        how = (
+            f"Monte Carlo p-value from {simulations} simulated benchmarks (an expected count is {min_expected:.2g} < 5)"
+        )
+    counts = np.bincount(keys, minlength=widest)
+    expected_share = [sum(c.sum() / k for k, c in groups.items() if j < k) / n for j in range(widest)]
+    mixed = f"option counts {sorted(groups)}, " if len(groups) > 1 else ""
     return Result(
         name=name,
         status="ok",
-        value=float(p),
-        method=f"chi-square goodness of fit vs uniform over {n_options} positions, n={n}; value = p-value",
+        value=p,
+        method=f"goodness of fit of key positions vs uniform over each item's options ({mixed}n={n}); {how}; "
+        "value = p-value",
         details={
             "counts": {LETTERS[i]: int(c) for i, c in enumerate(counts)},
+            "expected_share": {LETTERS[i]: float(e) for i, e in enumerate(expected_share)},
+            "by_option_count": {str(k): [int(x) for x in c] for k, c in groups.items()},
             "chi2": float(chi2),
-            "dof": int(n_options - 1),
+            "dof": int(dof),
             "n": int(n),
+            "p_value_method": "chi2" if min_expected >= 5 else "monte_carlo",
         },
     )
 
@@ -446,76 +493,6 @@ def panel_separability(accuracies: list[tuple[str, float, float, float]]) -> Res
         method=f"share of {len(pairs)} model pairs with disjoint 95% intervals, {len(accuracies)} models",
         details={"pairs": pairs, "spread": float(np.std([acc for _, acc, _, _ in accuracies]))},
     )
-
-
-# -------------------- judge debiasing
-
-
-def length_debiased_scores(name: str, records: list[tuple[str, float, float]]) -> tuple[Result, dict[str, Result]]:
-    """Length-debiased judge scores: OLS ``score = beta_benchmark + beta_len * (length - mean length)``.
-
-    One dummy per benchmark and no global intercept; centring length at the pooled mean makes each
-    benchmark's coefficient the expected score at average analysis length (method.md 2.1(3)). Classical
-    standard errors sigma^2 (X'X)^-1 with n - p degrees of freedom and 95% t intervals. Returns the pooled fit
-    (value = length coefficient) and one Result per benchmark (value = debiased score).
-    """
-    groups = list(dict.fromkeys(g for g, _, _ in records))
-    scores = np.array([s for _, s, _ in records], dtype=float)
-    lengths = np.array([w for _, _, w in records], dtype=float)
-    group_of = np.array([groups.index(g) for g, _, _ in records], dtype=int)
-    raw = {g: (float(scores[group_of == j].mean()), int((group_of == j).sum())) for j, g in enumerate(groups)}
-    n, p = len(records), len(groups) + 1
-
-    def unfit(reason: str) -> tuple[Result, dict[str, Result]]:
-        per = {g: Result.missing(name, reason, benchmark=g, raw_mean=m, n=k) for g, (m, k) in raw.items()}
-        return Result.missing(f"{name}_length_coefficient", reason, n=n), per
-
-    if n <= p:
-        return unfit(f"{n} judged items for {p} coefficients; the fit needs more items than coefficients")
-    if _is_constant(lengths):
-        return unfit("every judge analysis has the same length")
-    mean_len = float(lengths.mean())
-    x = np.column_stack([np.eye(len(groups))[group_of], lengths - mean_len])
-    if np.linalg.matrix_rank(x) < p:
-        return unfit("analysis length is fully determined by the benchmark; its effect cannot be separated")
-    beta, _, _, _ = np.linalg.lstsq(x, scores, rcond=None)
-    resid = scores - x @ beta
-    dof = n - p
-    sigma2 = float(resid @ resid) / dof
-    se = np.sqrt(np.diag(sigma2 * np.linalg.inv(x.T @ x)))
-    t = float(stats.t.ppf(0.975, dof))
-    tss = float(((scores - scores.mean()) ** 2).sum())
-    r2 = 1 - float(resid @ resid) / tss if tss > 0 else None  # dummies span the intercept, so centred R^2
-    fit = f"OLS score ~ benchmark dummies + centred length, n={n}, {len(groups)} benchmarks, dof={dof}; 95% t"
-    pooled = Result(
-        name=f"{name}_length_coefficient",
-        status="ok",
-        value=float(beta[-1]),
-        ci_low=float(beta[-1] - t * se[-1]),
-        ci_high=float(beta[-1] + t * se[-1]),
-        method=f"length coefficient (score per word) of {fit}",
-        details={
-            "n": n,
-            "r2": r2,
-            "mean_length": mean_len,
-            "se": float(se[-1]),
-            "dof": dof,
-            "n_benchmarks": len(groups),
-        },
-    )
-    per = {
-        g: Result(
-            name=name,
-            status="ok",
-            value=float(beta[j]),
-            ci_low=float(beta[j] - t * se[j]),
-            ci_high=float(beta[j] + t * se[j]),
-            method=f"benchmark coefficient (score at mean length {mean_len:.1f} words) of {fit}",
-            details={"benchmark": g, "raw_mean": raw[g][0], "n": raw[g][1], "se": float(se[j])},
-        )
-        for j, g in enumerate(groups)
-    }
-    return pooled, per
 
 
 # -------------------- map

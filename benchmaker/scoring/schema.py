@@ -35,6 +35,7 @@ CHECKS = (
     "key_evidence",
     "program_evidence",
     "program_agreement",
+    "contamination",
 )
 
 
@@ -53,6 +54,9 @@ class Result(_Model):
     reason: str | None = Field(default=None, description="Why it could not be computed.")
     method: str = Field(default="", description="How it was computed, in one line (estimator, model, sizes).")
     details: dict[str, Any] = Field(default_factory=dict)
+    warning: str | None = Field(
+        default=None, description="Why the figure should not be trusted as it stands (e.g. an uncalibrated judge)."
+    )
 
     @model_validator(mode="after")
     def _honest(self) -> Result:
@@ -91,6 +95,9 @@ class ItemDiagnostics(_Model):
     key_evidence: str | None = Field(
         default=None, description="How the key is supported (generated items): a level of benchmaker.evidence.LEVELS."
     )
+    memorisation_rouge_l: float | None = Field(
+        default=None, ge=0, le=1, description="Highest ROUGE-L of a panel model's continuation of the question."
+    )
 
 
 class BenchmarkQuality(_Model):
@@ -125,5 +132,9 @@ class QualityReport(_Model):
     benchmarks: list[BenchmarkQuality]
     judge_debiasing: dict[str, Result] = Field(
         default_factory=dict, description="Per judged criterion: the pooled OLS fit (length coefficient)."
+    )
+    calibration: dict[str, Result] = Field(
+        default_factory=dict,
+        description="On trusted-key items (--calibrate or --reference): judge_calibration, panel_calibration.",
     )
     usage: dict[str, Any] = Field(default_factory=dict, description="LLM usage of the scoring itself.")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from benchmaker.config import Budget, LLMSettings, ModelSpec
 from benchmaker.embeddings import DEFAULT_EMBEDDING_MODEL
+from benchmaker.scoring.contamination import ContaminationSettings
 
 
 class ScoreSettings(BaseModel):
@@ -23,6 +24,13 @@ class ScoreSettings(BaseModel):
         description="Reference benchmark (run dir, JSONL, CSV) "
         "or a YAML/JSON mapping model -> accuracy, for effectiveness.",
     )
+    calibrate: Path | None = Field(
+        default=None,
+        description="A benchmark with trusted keys (JSONL, CSV, run dir) to calibrate the judge and panel on; "
+        "without it a --reference benchmark is used.",
+    )
+    calibration_items: int = Field(default=30, ge=2, le=1000, description="Trusted items the judge sees twice.")
+    contamination: ContaminationSettings = ContaminationSettings()
     requirement: str | None = Field(default=None, description="Requirement for judging imported sets' alignment.")
     choices_only: bool = True
     robustness: bool = Field(
