@@ -68,9 +68,3 @@ def no_writer(run_dir: Path) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
-
-
-def check_not_being_written(run_dir: Path) -> None:
-    """Raise :class:`RunBeingWritten` if a writer holds the run now."""
-    with no_writer(run_dir):
-        pass

@@ -102,6 +102,13 @@ class ReviewLog:
         with self._thread_lock, FileLock(str(self.directory / LOCK), timeout=30), self._guard():
             yield
 
+    def check_writable(self) -> None:
+        """Raise what an append would raise now (a run being written), under the same lock as appends:
+        a reviewer appending in another process holds the run's writer lock for an instant, and is never
+        mistaken for a writer."""
+        with self._locked():
+            pass
+
     def decide(
         self,
         *,

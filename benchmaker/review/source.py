@@ -22,7 +22,7 @@ from benchmaker.errors import ConfigError, StoreError
 from benchmaker.items import BenchmarkItem, Rejection
 from benchmaker.releases.models import ReleaseItem
 from benchmaker.releases.settings import release_name_problem
-from benchmaker.review.liveness import check_not_being_written, no_writer
+from benchmaker.review.liveness import no_writer
 from benchmaker.review.log import ReviewLog, read_decisions, states
 from benchmaker.review.models import ItemContent, ItemState
 from benchmaker.store import BENCHMARK, MANIFEST, REJECTIONS
@@ -148,7 +148,8 @@ class ReviewSource:
 
     @classmethod
     def _run(cls, run_dir: Path) -> ReviewSource:
-        check_not_being_written(run_dir)
+        log = ReviewLog(run_dir, guard=lambda: no_writer(run_dir))
+        log.check_writable()
         manifest = _load_json(run_dir / MANIFEST)
         if not isinstance(manifest, dict):
             raise StoreError(f"{run_dir / MANIFEST}: not a run manifest")
@@ -158,7 +159,7 @@ class ReviewSource:
         return cls(
             kind="run",
             directory=run_dir,
-            log=ReviewLog(run_dir, guard=lambda: no_writer(run_dir)),
+            log=log,
             title=run_dir.name,
             outputs_dir=outputs,
             info={
