@@ -95,7 +95,6 @@ def make_review_run(outputs: Path, name: str = "20260101T000000Z_multiplication_
             "requirement": {"description": "Two-digit multiplication.", "n_options": 4, "language": "English"},
             "models": {"generator": "scripted", "solver": "scripted", "judge": "scripted", "panel": ["scripted"]},
         },
-        "summary": {"status": "complete"},
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with (run_dir / "benchmark.jsonl").open("w", encoding="utf-8") as handle:

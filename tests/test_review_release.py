@@ -214,3 +214,30 @@ def test_reviews_of_a_published_version_drop_or_correct_anchors_and_list_errata(
     ]
     changelog = (v2.path / "CHANGELOG.md").read_text()
     assert "### Errata: earlier items rejected or corrected since (2)" in changelog
+
+
+def test_the_quality_report_shows_review_status_and_overturns_per_evidence_level(tmp_path, reviewed_run):
+    from benchmaker.scoring.html_report import render_report
+    from benchmaker.scoring.job import ScoreJob
+    from benchmaker.scoring.settings import ScoreSettings
+    from tests.test_scoring import _score
+
+    settings = ScoreSettings(
+        panel=[{"model": "scripted"}], judge=None, outputs_dir=tmp_path / "scores", embedding_model="hashing"
+    )
+    report = _score(ScoreJob([reviewed_run], settings))
+    quality = report.benchmarks[0]
+    items = review_items()
+    statuses = {item.id: item.review_status for item in quality.items}
+    assert [statuses[i.id] for i in items] == ["accepted", "corrected", "rejected"] + ["unreviewed"] * 3
+    check = quality.checks["human_review"]
+    assert (check.status, check.value) == ("ok", 0.5)  # 3 of 6 items decided
+    by_level = check.details["by_level"]
+    # judge: its one item's key corrected -> 1/1; generator+solvers: rejected as ambiguous, not a wrong key -> 0/1
+    assert (by_level["judge"]["overturned"], by_level["judge"]["overturn_rate"]) == (1, 1.0)
+    assert (by_level["generator+solvers"]["rejected"], by_level["generator+solvers"]["overturned"]) == (1, 0)
+    assert by_level["generator"]["reviewed"] == 0 and by_level["generator"]["overturn_rate"] is None
+    html = render_report(report)
+    assert "<h2>Human review</h2>" in html and "<td><code>judge</code></td>" in html
+    unreviewed = _score(ScoreJob([make_review_run(tmp_path / "other")], settings)).benchmarks[0]
+    assert unreviewed.checks["human_review"].reason.startswith("not reviewed")

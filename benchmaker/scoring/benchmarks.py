@@ -11,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from benchmaker.config import LETTERS, format_validation_error
 from benchmaker.errors import BenchmakerError
-from benchmaker.items import MCQ
+from benchmaker.items import MCQ, BenchmarkItem
+from benchmaker.review.log import REVIEWS, read_decisions, states
+from benchmaker.review.models import ItemContent, ItemState
+from benchmaker.review.stats import review_summary
 from benchmaker.store import BENCHMARK, MANIFEST, RunStore
 
 
@@ -32,6 +35,8 @@ class ScoredItem(BaseModel):
     explanation: str | None = None
     key_evidence: str | None = None
     """What backs a generated item's key: program, judge or generator (None: not recorded)."""
+    review_status: str | None = None
+    """A run's item: unreviewed, accepted, corrected or rejected (``benchmaker review``); None otherwise."""
 
     @property
     def answer(self) -> str:
@@ -57,6 +62,8 @@ class LoadedBenchmark(BaseModel):
     """Imported items that are not valid MCQs (duplicate or blank options...): left out, and reported."""
     generation_summary: dict[str, Any] | None = None
     """The run's summary from its manifest (usage, wall time): the efficiency criterion's input."""
+    review: dict[str, Any] | None = None
+    """A reviewed run's review summary (statuses, overturns per evidence level); None without reviews.jsonl."""
 
 
 class ImportedLine(BaseModel):
@@ -89,9 +96,23 @@ def _item(raw_id: str, question: str, choices: list[str], answer: str | int, **e
     return ScoredItem(id=raw_id, question=question, choices=tuple(choices), answer_index=index, **extra)
 
 
+def _review_states(run_dir: Path, items: list[BenchmarkItem]) -> dict[str, ItemState] | None:
+    """Each item's review state, or None when the run was never reviewed. Scores use the items as
+    generated (benchmark.jsonl); the review is reported beside them."""
+    if not (run_dir / REVIEWS).is_file():
+        return None
+    return states(read_decisions(run_dir / REVIEWS), {item.id: _content(item) for item in items})
+
+
+def _content(item: BenchmarkItem) -> ItemContent:
+    return ItemContent(question=item.question, choices=item.choices, answer_index=item.answer_index)
+
+
 def _load_run(run_dir: Path) -> LoadedBenchmark:
     store = RunStore.open(run_dir)
     manifest = store.manifest()
+    generated = store.items()
+    reviews = _review_states(run_dir, generated)
     items = [
         ScoredItem(
             id=item.id,
@@ -103,8 +124,9 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
             # existed have only the generator's explanation, whose letters are those before shuffling.
             explanation=item.metadata.get("solution") or item.metadata.get("explanation"),
             key_evidence=item.metadata.get("key_evidence"),
+            review_status=reviews[item.id].status if reviews is not None else None,
         )
-        for item in store.items()
+        for item in generated
     ]
     if not items:
         raise BenchmarkLoadError(f"{run_dir}: the run has no accepted items ({BENCHMARK} is empty)")
@@ -116,6 +138,9 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
         items=tuple(items),
         requirement=config.get("requirement", {}).get("description"),
         generation_summary=manifest.get("summary"),
+        review=None
+        if reviews is None
+        else review_summary((item.metadata.get("key_evidence"), reviews[item.id]) for item in generated),
     )
 
 

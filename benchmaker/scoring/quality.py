@@ -168,6 +168,27 @@ def program_checks(bench: LoadedBenchmark) -> dict[str, Result]:
     return {"key_evidence": key_evidence, "program_evidence": evidence, "program_agreement": agreement}
 
 
+def human_review(bench: LoadedBenchmark) -> Result:
+    """Review status of a run's items and how often reviewers overturned each key evidence level."""
+    if bench.kind != "generated":
+        return Result.missing("human_review", "not a benchmaker run: nothing to review")
+    if bench.review is None:
+        return Result.missing("human_review", "not reviewed (no reviews.jsonl; see benchmaker review)")
+    summary = bench.review
+    n, reviewed = summary["items"], summary["reviewed"]
+    low, high = metrics.wilson_interval(reviewed, n) if n else (0.0, 1.0)
+    return Result(
+        name="human_review",
+        status="ok",
+        value=reviewed / n if n else 0.0,
+        ci_low=low,
+        ci_high=high,
+        method="share of items a reviewer decided; details: statuses and, per key evidence level, how often "
+        "reviewers overturned the key (corrected it, or rejected the item as a wrong key; Wilson 95%)",
+        details=summary,
+    )
+
+
 def robustness(
     job: ScoreJob, bench: LoadedBenchmark, full: PanelView, records: list[PanelRecord], models: list[str]
 ) -> Result:
@@ -278,6 +299,7 @@ def benchmark_quality(
             [(a.model, a.accuracy, a.ci_low, a.ci_high) for a in accuracies]
         ),
         **program_checks(bench),
+        "human_review": human_review(bench),
     }
     if settings.choices_only:
         blind = PanelView(records, bench, models, "choices_only")
@@ -305,6 +327,7 @@ def benchmark_quality(
                 judge_faithfulness=judged.get((item.id, "faithfulness")),
                 judge_alignment=judged.get((item.id, "alignment")),
                 key_evidence=item.key_evidence,
+                review_status=item.review_status,
             )
         )
     return BenchmarkQuality(

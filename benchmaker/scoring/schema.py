@@ -35,6 +35,7 @@ CHECKS = (
     "key_evidence",
     "program_evidence",
     "program_agreement",
+    "human_review",
 )
 
 
@@ -90,6 +91,9 @@ class ItemDiagnostics(_Model):
     judge_alignment: float | None = None
     key_evidence: str | None = Field(
         default=None, description="How the key is supported (generated items): a level of benchmaker.evidence.LEVELS."
+    )
+    review_status: str | None = Field(
+        default=None, description="Human review (benchmaker review): unreviewed, accepted, corrected or rejected."
     )
 
 
