@@ -166,6 +166,10 @@ def create_app(source: ReviewSource, security: Security, reviewer: str | None = 
             notice=_notice(request),
         )
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/rejections", response_class=HTMLResponse)
     def rejections(request: Request) -> Response:
         return page(request, "rejections.html", rejections=source.rejections())
