@@ -27,7 +27,7 @@ LEVEL_MEANINGS = {
     "judge": "the judge named it twice in swapped orders (solvers or programs disagreed)",
     "generator": "the generator's word alone",
     "human": "a reviewer set it",
-    "unrecorded": "the run recorded no evidence level",
+    "unrecorded": "the run recorded no evidence level (the direct method keeps the generator's word alone)",
 }
 DIFFICULTY_BUCKETS = {"easy": (None, 4.0), "medium": (4.0, 8.0), "hard": (8.0, None)}
 """Difficulty labels run from 1 (every solver answer right) to 11 (all wrong): easy < 4 <= medium < 8 <= hard."""
