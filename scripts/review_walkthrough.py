@@ -1,11 +1,12 @@
 """Review a run by keyboard in headless Chromium and print what it took; save screenshots of the pages.
 
-    .venv/bin/python scripts/review_walkthrough.py RUN_DIR --items 20 --shots DIR [--reject-every 5]
+    .venv/bin/python scripts/review_walkthrough.py RUN_DIR --items 20 --shots DIR [--reject-every 5] [--correct-every 7]
 
 The run is copied to a temporary outputs directory first (its reviews.jsonl is written there, never in
 RUN_DIR). `benchmaker review` is started as a user would start it; Playwright drives Debian's chromium
 (/usr/bin/chromium). From the list page, Enter opens the first unreviewed item; each item is accepted
-with `a`, except every Nth, which is rejected with `r` then a reason digit. Printed: keystrokes in all
+with `a`, except every Nth, which is rejected with `r` then a reason digit, and every Mth, whose key is
+corrected (`c`, an arrow, Enter, the note, Enter). Printed: keystrokes in all
 and per item, seconds per decision (the page round trip, not a person's reading time), and the
 decisions recorded. Screenshots: the list (what an analyst sees first), the first item above the fold,
 the first item's whole page, and the list after the review.
@@ -41,6 +42,10 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--reject-every", type=int, default=0, help="Reject every Nth item (reason 1), 0: never.")
+    parser.add_argument(
+        "--correct-every", type=int, default=0, help="Correct every Nth item's key to the next option, 0: never."
+    )
+    parser.add_argument("--note", default="key was wrong", help="The note typed with each correction.")
     parser.add_argument("--shots", type=Path, default=Path("outputs/review-shots"))
     args = parser.parse_args()
     args.shots.mkdir(parents=True, exist_ok=True)
@@ -70,7 +75,15 @@ def main() -> None:
             started = time.perf_counter()
             for n in range(1, args.items + 1):
                 before = page.url
-                if args.reject_every and n % args.reject_every == 0:
+                if args.correct_every and n % args.correct_every == 0:
+                    # c focuses the key; an arrow moves it; Enter submits, the empty required note takes the
+                    # focus; the note is typed and Enter submits
+                    for key in ("c", "ArrowDown", "Enter"):
+                        page.keyboard.press(key)
+                    page.keyboard.type(args.note)
+                    page.keyboard.press("Enter")
+                    keys += 4 + len(args.note)
+                elif args.reject_every and n % args.reject_every == 0:
                     page.keyboard.press("r")
                     page.keyboard.press("1")
                     keys += 2
