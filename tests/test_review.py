@@ -443,3 +443,13 @@ def test_cli_refuses_bad_paths_and_a_run_being_written_in_one_line(run_dir, tmp_
     assert busy.exit_code == 1
     assert f"is being written by another benchmaker process (pid {process.pid})" in busy.output
     assert "Traceback" not in busy.output
+
+
+def test_the_reviewer_name_is_set_per_browser_and_recorded(run_dir):
+    client = client_for(run_dir)
+    page = client.get("/").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert client.post("/reviewer", data={"csrf": csrf, "reviewer": "Ana María"}).status_code == 303
+    assert client.post("/reviewer", data={"csrf": csrf, "reviewer": "x\ny"}).status_code == 400
+    client.post("/item/1/decide", data=form_of(client, 1, "accept"))
+    assert lines(run_dir)[0]["reviewer"] == "Ana María"

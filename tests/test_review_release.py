@@ -214,6 +214,13 @@ def test_reviews_of_a_published_version_drop_or_correct_anchors_and_list_errata(
     ]
     changelog = (v2.path / "CHANGELOG.md").read_text()
     assert "### Errata: earlier items rejected or corrected since (2)" in changelog
+    from fastapi.testclient import TestClient
+
+    from benchmaker.review.app import create_app
+    from benchmaker.review.security import Security
+
+    client = TestClient(create_app(ReviewSource.open(v1.path), Security.for_host("127.0.0.1", 80)), "http://127.0.0.1")
+    assert "1 rejected" in client.get("/").text and "first in v1" in client.get("/item/1").text
 
 
 def test_the_quality_report_shows_review_status_and_overturns_per_evidence_level(tmp_path, reviewed_run):

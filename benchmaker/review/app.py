@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -90,7 +90,7 @@ def create_app(source: ReviewSource, security: Security, reviewer: str | None = 
         return session
 
     def reviewer_of(request: Request) -> str:
-        name = request.cookies.get(REVIEWER_COOKIE)
+        name = unquote(request.cookies.get(REVIEWER_COOKIE) or "")
         return name if name and reviewer_problem(name) is None else fallback_reviewer
 
     def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -153,7 +153,6 @@ def create_app(source: ReviewSource, security: Security, reviewer: str | None = 
         return page(
             request,
             "item.html",
-            view=ItemView(item, state),
             item=item,
             state=state,
             evidence=ItemView(item, state).evidence(),
@@ -241,7 +240,7 @@ def create_app(source: ReviewSource, security: Security, reviewer: str | None = 
         if (problem := reviewer_problem(name)) is not None:
             return error(request, 400, "Reviewer name refused", problem)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(REVIEWER_COOKIE, name, httponly=True, samesite="strict")
+        response.set_cookie(REVIEWER_COOKIE, quote(name), httponly=True, samesite="strict")
         return response
 
     return app
