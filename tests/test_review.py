@@ -406,6 +406,8 @@ def test_the_printed_url_lets_a_remote_reviewer_in(run_dir):
     client = TestClient(application, base_url="http://10.1.2.3:8000", follow_redirects=False)
     entered = client.get(security.url().removeprefix("http://10.1.2.3:8000"))
     assert entered.status_code == 303 and entered.headers["location"] == "/"
+    elsewhere = client.get(f"http://10.1.2.3:8000//evil.example/?token={security.access_token}")
+    assert elsewhere.headers["location"] == "/evil.example/"  # a path on this server, not another host
     assert client.get("/").status_code == 200
 
 

@@ -69,7 +69,8 @@ def create_app(source: ReviewSource, security: Security, reviewer: str | None = 
             response: Response = _plain(400, "unknown Host header: open the address benchmaker review printed")
         elif security.access_token is not None and security.token_ok(request.query_params.get("token")):
             params = {k: v for k, v in request.query_params.items() if k != "token"}
-            response = RedirectResponse(request.url.path + (f"?{urlencode(params)}" if params else ""), 303)
+            path = "/" + request.url.path.lstrip("/")  # never "//host": that would leave this server
+            response = RedirectResponse(path + (f"?{urlencode(params)}" if params else ""), 303)
             response.set_cookie(ACCESS_COOKIE, security.access_token, httponly=True, samesite="strict")
         elif not security.access_ok(request.cookies.get(ACCESS_COOKIE)):
             response = _plain(403, "this review server needs its access token: open the URL benchmaker review printed")
