@@ -20,6 +20,11 @@ LOCK_FILE = ".writer.lock"
 class DirectoryBusy(StoreError):
     """Another process (or another writer in this one) holds the directory's lock."""
 
+    def __init__(self, message: str, holder: str = "") -> None:
+        super().__init__(message)
+        self.holder = holder
+        """The holder's pid as it wrote it into the lock file ("" when unknown)."""
+
 
 class DirectoryLock:
     def __init__(self, directory: Path, what: str = "directory") -> None:
@@ -46,7 +51,8 @@ class DirectoryLock:
             os.close(fd)
             raise DirectoryBusy(
                 f"{self.what} {self.path.parent} is being written by another benchmaker process"
-                f"{f' (pid {holder})' if holder else ''}; wait for it to finish, or stop it and resume"
+                f"{f' (pid {holder})' if holder else ''}; wait for it to finish, or stop it and resume",
+                holder,
             ) from None
         except BaseException:
             os.close(fd)

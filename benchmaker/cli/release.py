@@ -33,6 +33,17 @@ def _print_outcome(outcome) -> None:  # noqa: ANN001 - a ReleaseOutcome
         f"{counts.anchors} anchors), {counts.dropped} of {counts.candidates} candidates dropped "
         f"{counts.dropped_by_reason or ''}".rstrip()
     )
+    review = manifest.review
+    if review is not None and (review.runs or review.human_items or review.anchors_rejected):
+        rejected = len(review.rejected) + len(review.anchors_rejected)
+        corrected = sum(run.corrected for run in review.runs)
+        left = sum(run.left_out_unreviewed for run in review.runs)
+        typer.echo(
+            f"  reviews: {rejected} rejected items left out, {corrected} published as corrected"
+            + (f", {left} unreviewed left out (--only-reviewed)" if left else "")
+            + (f"; {review.human_items} human-written candidates" if review.human_items else "")
+            + (f"; {len(review.errata)} errata on earlier versions" if review.errata else "")
+        )
     for gate in manifest.gates:
         typer.echo(f"  gate {gate.name}: {gate.status} ({gate.reason})")
     typer.echo(str(outcome.path))
@@ -41,7 +52,7 @@ def _print_outcome(outcome) -> None:  # noqa: ANN001 - a ReleaseOutcome
 @release_app.command("create")
 def release_create(
     name: Annotated[str, typer.Argument(help="Release name (letters, digits, '.', '_', '-').")],
-    run_dirs: Annotated[list[Path], typer.Argument(help="Finished run directories to release.")],
+    run_dirs: Annotated[list[Path] | None, typer.Argument(help="Finished run directories to release.")] = None,
     against: Annotated[
         list[Path] | None,
         typer.Option("--against", help="Public set (JSONL or MMLU-style CSV) no item may repeat (repeatable)."),
@@ -58,9 +69,19 @@ def release_create(
     embedding_model: Annotated[
         str | None, typer.Option("--embedding-model", help="Semantic dedup model ('hashing': the offline fake).")
     ] = None,
+    only_reviewed: Annotated[
+        bool, typer.Option("--only-reviewed", help="Publish only items a reviewer accepted or corrected.")
+    ] = False,
+    human: Annotated[
+        list[Path] | None,
+        typer.Option("--human", help="JSONL of human-written items to add (question, choices, answer; repeatable)."),
+    ] = None,
     outputs_dir: OutputsDir = None,
 ) -> None:
-    """Make the next version of NAME from RUN_DIRs; the last line printed is the version directory."""
+    """Make the next version of NAME from RUN_DIRs; the last line printed is the version directory.
+
+    Reviews honoured: items rejected in a run's reviews.jsonl are never published, corrected ones are
+    published as corrected (key_evidence human)."""
     from benchmaker.releases.build import ReleaseRequest, create_release
     from benchmaker.releases.refresh import load_refresh_config
     from benchmaker.releases.settings import ReleaseSettings
@@ -77,11 +98,15 @@ def release_create(
             updates["anchors"] = anchors
         if embedding_model is not None:
             updates["dedup"] = settings.dedup.model_copy(update={"embedder": embedding_model})
+        if only_reviewed:
+            updates["only_reviewed"] = True
+        if human:
+            updates["human"] = (*settings.human, *human)
         settings = settings.model_copy(update=updates)
         outcome = create_release(
             ReleaseRequest(
                 name=name,
-                run_dirs=run_dirs,
+                run_dirs=run_dirs or [],
                 settings=settings,
                 outputs_dir=outputs_dir or outputs,
                 quality_path=quality,

@@ -30,8 +30,12 @@ from benchmaker.releases.models import (
     ReleaseCounts,
     ReleaseItem,
     ReleaseManifest,
+    ReleaseReview,
+    ReviewedItemRef,
+    RunReview,
     SourceRun,
 )
+from benchmaker.releases.reviewed import errata, load_human_items, review_anchors, review_run
 from benchmaker.releases.settings import ReleaseSettings
 from benchmaker.releases.store import CHANGELOG, ITEMS, MANIFEST, ReleaseError, ReleaseStore, sha256_file, write_jsonl
 from benchmaker.scoring.benchmarks import load_benchmark
@@ -71,10 +75,17 @@ class ReleaseOutcome:
 class _Run:
     source: SourceRun
     items: list[BenchmarkItem]
+    """The items as reviewed: rejected ones (and, with only_reviewed, unreviewed ones) left out."""
     language: str | None
+    review: RunReview | None = None
+    rejected: tuple[ReviewedItemRef, ...] = ()
+
+    @property
+    def human(self) -> bool:
+        return self.source.method == "human"
 
 
-def _load_run(run_dir: Path) -> _Run:
+def _load_run(run_dir: Path, only_reviewed: bool) -> _Run:
     store = RunStore.open(run_dir)
     manifest = store.manifest()
     config = manifest.get("config") or {}
@@ -95,16 +106,27 @@ def _load_run(run_dir: Path) -> _Run:
         models=roles,
         prompt_versions=manifest.get("prompt_versions") or {},
     )
-    return _Run(source=source, items=items, language=(config.get("requirement") or {}).get("language"))
+    reviewed = review_run(source.run_id, run_dir, items, only_reviewed=only_reviewed)
+    return _Run(
+        source=source,
+        items=reviewed.items,
+        language=(config.get("requirement") or {}).get("language"),
+        review=reviewed.summary,
+        rejected=tuple(reviewed.rejected),
+    )
 
 
-def _load_runs(run_dirs: Sequence[Path]) -> list[_Run]:
-    if not run_dirs:
-        raise ConfigError("give at least one run directory")
+def _load_runs(run_dirs: Sequence[Path], settings: ReleaseSettings) -> list[_Run]:
+    if not run_dirs and not settings.human:
+        raise ConfigError("give at least one run directory (or a file of human-written items)")
     names = [Path(d).resolve().name for d in run_dirs]
     if len(set(names)) != len(names):
         raise ConfigError("a run directory is given twice")
-    return [_load_run(Path(d)) for d in run_dirs]
+    runs = [_load_run(Path(d), settings.only_reviewed) for d in run_dirs]
+    humans = [load_human_items(path) for path in settings.human]
+    if len({source.run_id for source, _ in humans}) != len(humans):
+        raise ConfigError("two files of human-written items have the same name")
+    return runs + [_Run(source=source, items=items, language=None) for source, items in humans]
 
 
 def _load_against(paths: Sequence[Path]) -> tuple[list[Entry], list[AgainstSet]]:
@@ -157,6 +179,7 @@ def release_id(item: BenchmarkItem) -> str:
 
 
 def _release_item(item: BenchmarkItem, run: SourceRun, name: str, version: int) -> ReleaseItem:
+    review = item.metadata.get("review") if run.method != "human" else None
     return ReleaseItem(
         id=release_id(item),
         question=item.question,
@@ -165,7 +188,13 @@ def _release_item(item: BenchmarkItem, run: SourceRun, name: str, version: int) 
         answer_index=item.answer_index,
         subject=name,
         first_version=version,
-        source=ItemSource(run_id=run.run_id, item_id=item.id, config_hash=run.config_hash),
+        source=ItemSource(
+            run_id=run.run_id,
+            item_id=item.id,
+            config_hash=run.config_hash,
+            origin="human" if run.method == "human" else "generated",
+            review=review,
+        ),
         metadata=item.metadata,
     )
 
@@ -186,8 +215,8 @@ def create_release(
     """Build the next version from ``request.run_dirs`` and publish it if every blocking gate passes."""
     store = ReleaseStore(request.outputs_dir, request.name)
     settings = request.settings
-    runs = _load_runs(request.run_dirs)
-    run_ids = [run.source.run_id for run in runs]
+    runs = _load_runs(request.run_dirs, settings)
+    run_ids = [run.source.run_id for run in runs if not run.human]
     public, against_sets = _load_against(settings.against)
     quality = _read_quality(request.quality_path, run_ids)
     embedder = embedder_factory(settings.dedup.embedder)
@@ -218,6 +247,7 @@ def create_release(
         previous_items = store.items(previous) if previous is not None else []
         anchors: list[ReleaseItem] = []
         wanted = choose_anchors(previous_items, settings.anchors, name=request.name, version=version)
+        wanted, anchors_rejected = review_anchors(store.root, wanted)
         if wanted:
             anchor_entries = [
                 Entry(id=a.id, question=a.question, choices=tuple(a.choices), origin=f"v{previous}", run_id="")
@@ -230,7 +260,12 @@ def create_release(
         items = new_items + anchors
         gates = evaluate_gates(
             settings.gates,
-            new_items=[(i.source.run_id, i.source.item_id, i.metadata.get("key_evidence")) for i in new_items],
+            new_items=[
+                (i.source.run_id, i.source.item_id, i.metadata.get("key_evidence"))
+                for i in new_items
+                if i.source.origin == "generated"
+            ],
+            human_items=sum(i.source.origin == "human" for i in new_items),
             run_ids=run_ids,
             quality=quality,
         )
@@ -263,6 +298,14 @@ def create_release(
             quality=quality,
             gates=gates,
             failure_reasons=reasons,
+            review=ReleaseReview(
+                only_reviewed=settings.only_reviewed,
+                runs=[run.review for run in runs if run.review is not None],
+                rejected=[ref for run in runs for ref in run.rejected],
+                human_items=sum(len(run.items) for run in runs if run.human),
+                anchors_rejected=anchors_rejected,
+                errata=errata(store.root, {v: store.items(v) for v in versions}),
+            ),
         )
         history = {
             "kind": request.kind,

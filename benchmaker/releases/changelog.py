@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmaker.releases.models import ReleaseItem, ReleaseManifest
+from benchmaker.releases.models import ReleaseItem, ReleaseManifest, ReviewedItemRef
 
 
 def md_text(text: str, limit: int = 140) -> str:
@@ -60,6 +60,47 @@ def _item_table(items: Sequence[ReleaseItem]) -> list[str]:
     return [*lines, ""]
 
 
+def _refs_table(refs: Sequence[ReviewedItemRef]) -> list[str]:
+    lines = ["| id | status | reviewer | reason or note | question |", "|---|---|---|---|---|"]
+    for ref in refs:
+        why = " ".join(x for x in (ref.reason or "", ref.note) if x) + (" (key changed)" if ref.key_changed else "")
+        lines.append(
+            f"| {md_code(ref.id)} | {ref.status} | {md_text(ref.reviewer, 60)} | {md_text(why, 160)} "
+            f"| {md_text(ref.question)} |"
+        )
+    return [*lines, ""]
+
+
+def _review_section(manifest: ReleaseManifest) -> list[str]:
+    review = manifest.review
+    if review is None:
+        return []
+    corrected = sum(run.corrected for run in review.runs)
+    accepted = sum(run.accepted for run in review.runs)
+    left = sum(run.left_out_unreviewed for run in review.runs)
+    lines = [
+        "## Human review",
+        "",
+        f"{accepted} new items accepted and {corrected} corrected by reviewers (corrected items carry key evidence "
+        f"`human` and their revisions); {len(review.rejected)} rejected items left out"
+        + (f"; {left} unreviewed items left out (only reviewed items asked)" if left else "")
+        + (f"; {review.human_items} human-written candidates" if review.human_items else "")
+        + ".",
+        "",
+    ]
+    if review.rejected:
+        lines += [f"### Rejected by reviewers ({len(review.rejected)})", "", *_refs_table(review.rejected)]
+    if review.anchors_rejected:
+        lines += [f"### Anchors rejected ({len(review.anchors_rejected)})", "", *_refs_table(review.anchors_rejected)]
+    if review.errata:
+        lines += [
+            f"### Errata: earlier items rejected or corrected since ({len(review.errata)})",
+            "",
+            *_refs_table(review.errata),
+        ]
+    return lines
+
+
 def render_changelog(manifest: ReleaseManifest, items: Sequence[ReleaseItem], previous: Sequence[ReleaseItem]) -> str:
     counts = manifest.counts
     title = f"# {manifest.name} v{manifest.version}"
@@ -85,6 +126,7 @@ def render_changelog(manifest: ReleaseManifest, items: Sequence[ReleaseItem], pr
     if manifest.previous_version is not None:
         lines += [f"## Anchors from v{manifest.previous_version} ({len(anchors)})", "", *_item_table(anchors)]
         lines += [f"## Retired from v{manifest.previous_version} ({len(diff.removed)})", "", *_item_table(diff.removed)]
+    lines += _review_section(manifest)
     lines += [f"## Dropped candidates ({len(manifest.dropped)})", ""]
     if manifest.dropped:
         lines += ["| id | reason | collided with | similarity / shared words | question |", "|---|---|---|---|---|"]

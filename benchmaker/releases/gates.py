@@ -1,7 +1,9 @@
 """Gates a version must pass to be published, and the quality summary they read.
 
-* ``min_items``: new (non-anchor) items after dedup.
-* ``min_program_backed_share``: share of new items whose key a program backs (see ``is_program_backed``).
+* ``min_items``: new (non-anchor) items after dedup, human-written ones included.
+* ``min_program_backed_share``: share of new generated items whose key a program backs (see
+  ``is_program_backed``); a key a reviewer corrected is ``human``, not program-backed; human-written
+  items are not generated and are left out of this share and of the contamination gate.
 * ``max_contamination``: share of new items the memorisation check flags (item diagnostics whose
   ``flagged`` contains ``memorised``), read from the scoring report's ``checks["contamination"]``.
   While that check is absent from the report or not computable the gate is ``not_evaluated``,
@@ -115,14 +117,14 @@ def evaluate_gates(
     new_items: Sequence[tuple[str, str, object]],
     run_ids: Sequence[str],
     quality: dict[str, dict[str, Any]] | None,
+    human_items: int = 0,
 ) -> list[GateResult]:
-    """``new_items``: (run_id, run item id, key_evidence) of each new item; ``quality``: per run id, the
-    summary ``summarize_quality`` makes."""
-    results = [
-        _threshold_result(
-            "min_items", len(new_items), settings.min_items, at_least=True, detail=f"{len(new_items)} new items"
-        )
-    ]
+    """``new_items``: (run_id, run item id, key_evidence) of each new generated item; ``human_items``: new
+    human-written items (they count for ``min_items`` only); ``quality``: per run id, the summary
+    ``summarize_quality`` makes."""
+    total = len(new_items) + human_items
+    detail = f"{total} new items" + (f" ({human_items} human-written)" if human_items else "")
+    results = [_threshold_result("min_items", total, settings.min_items, at_least=True, detail=detail)]
     if settings.min_program_backed_share is not None:
         backed = sum(is_program_backed(evidence) for _, _, evidence in new_items)
         share = backed / len(new_items) if new_items else 0.0

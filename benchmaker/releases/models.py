@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from benchmaker.config import LETTERS
 from benchmaker.items import MCQ, utc_now
+from benchmaker.review.apply import ReviewProvenance
 
 
 class _Record(BaseModel):
@@ -15,11 +16,17 @@ class _Record(BaseModel):
 
 
 class ItemSource(_Record):
-    """Where a released item was generated."""
+    """Where a released item was generated (or written), and what reviewers decided about it."""
 
     run_id: str
     item_id: str
     config_hash: str = ""
+    origin: Literal["generated", "human"] = Field(
+        default="generated", description="human: written by a person (release create --human FILE)."
+    )
+    review: ReviewProvenance | None = Field(
+        default=None, description="The review that accepted or corrected it (corrections: every revision)."
+    )
 
 
 class ReleaseItem(_Record):
@@ -108,6 +115,47 @@ class ReleaseCounts(_Record):
     retired: int = Field(description="Items of the previous version not in this one.")
 
 
+class ReviewedItemRef(_Record):
+    """An item reviewers rejected (left out) or, in ``errata``, a published item they rejected or corrected."""
+
+    id: str
+    question: str
+    status: str
+    run_id: str = ""
+    first_version: int | None = None
+    reviewer: str
+    at: str
+    reason: str | None = None
+    note: str = ""
+    key_changed: bool = False
+
+
+class RunReview(_Record):
+    """What the reviews of one source run did to its items in this version."""
+
+    run_id: str
+    decisions: int
+    accepted: int
+    corrected: int
+    rejected: int
+    unreviewed: int
+    left_out_unreviewed: int = Field(description="Unreviewed items left out because only reviewed items were asked.")
+
+
+class ReleaseReview(_Record):
+    """How human review shaped this version."""
+
+    only_reviewed: bool
+    runs: list[RunReview] = Field(default_factory=list)
+    rejected: list[ReviewedItemRef] = Field(default_factory=list, description="Rejected by reviewers: not published.")
+    human_items: int = Field(default=0, description="Candidates written by people (release create --human).")
+    anchors_rejected: list[ReviewedItemRef] = Field(default_factory=list)
+    errata: list[ReviewedItemRef] = Field(
+        default_factory=list,
+        description="Items of earlier versions that reviewers of the release have since rejected or corrected.",
+    )
+
+
 class ReleaseManifest(_Record):
     """``release.json`` of a published version, or the record of a refused one."""
 
@@ -130,6 +178,7 @@ class ReleaseManifest(_Record):
     gates: list[GateResult]
     failure_reasons: list[str] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict, description="sha256 of the version's files.")
+    review: ReleaseReview | None = Field(default=None, description="Reviews honoured (None: versions made before).")
 
 
 HistoryEvent = Literal["started", "published", "failed", "error"]

@@ -105,10 +105,23 @@ class ReleaseSettings(_Strict):
     dedup: DedupSettings = DedupSettings()
     gates: GateSettings = GateSettings()
     scoring: ReleaseScoring = ReleaseScoring()
+    only_reviewed: bool = Field(
+        default=False,
+        description="Publish only items a reviewer accepted or corrected (benchmaker review); rejected items are "
+        "never published either way.",
+    )
+    human: tuple[Path, ...] = Field(
+        default=(),
+        description="JSONL files of human-written items (question, choices, answer; optional id, author, "
+        "explanation, difficulty) added to every version as candidates, marked key_evidence human.",
+    )
     license: str = Field(default="unknown", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.+-]+$")
     """The dataset card's license id (the Hugging Face hub's ids: cc-by-4.0, mit, other, unknown...)."""
 
     def with_against_relative_to(self, base: Path) -> ReleaseSettings:
-        """Relative ``against`` paths in a config file are relative to the file, not the shell's directory."""
-        resolved = tuple(p if p.is_absolute() else (base / p) for p in self.against)
-        return self.model_copy(update={"against": resolved})
+        """Relative ``against`` and ``human`` paths in a config file are relative to the file, not the shell's."""
+
+        def resolve(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+            return tuple(p if p.is_absolute() else (base / p) for p in paths)
+
+        return self.model_copy(update={"against": resolve(self.against), "human": resolve(self.human)})

@@ -11,8 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from benchmaker.config import LETTERS, format_validation_error
 from benchmaker.errors import BenchmakerError
-from benchmaker.items import MCQ
+from benchmaker.items import MCQ, BenchmarkItem
 from benchmaker.paths import safe_component
+from benchmaker.review.log import REVIEWS, read_decisions, states
+from benchmaker.review.models import ItemContent, ItemState
+from benchmaker.review.stats import review_summary
 from benchmaker.safe_load import parse_json, read_text
 from benchmaker.store import BENCHMARK, MANIFEST, RunStore
 
@@ -34,6 +37,8 @@ class ScoredItem(BaseModel):
     explanation: str | None = None
     key_evidence: str | None = None
     """What backs a generated item's key, as the run recorded it (e.g. program+generator; None: not recorded)."""
+    review_status: str | None = None
+    """A run's item: unreviewed, accepted, corrected or rejected (``benchmaker review``); None otherwise."""
 
     @property
     def answer(self) -> str:
@@ -63,6 +68,8 @@ class LoadedBenchmark(BaseModel):
     """The model that wrote a generated benchmark (a panel model completing its own text is a biased control)."""
     call_log: str | None = None
     """The run's ``llm_calls.jsonl`` (every call, cached or not, across sessions), for efficiency."""
+    review: dict[str, Any] | None = None
+    """A reviewed run's review summary (statuses, overturns per evidence level); None without reviews.jsonl."""
 
 
 class ImportedLine(BaseModel):
@@ -96,10 +103,28 @@ def _item(raw_id: str, question: str, choices: list[str], answer: str | int, **e
     return ScoredItem(id=raw_id, question=question, choices=tuple(choices), answer_index=index, **extra)
 
 
+def _review_states(run_dir: Path, items: list[BenchmarkItem]) -> dict[str, ItemState] | None:
+    """Each item's review state, or None when the run was never reviewed. Scores use the items as
+    generated (benchmark.jsonl); the review is reported beside them."""
+    if not (run_dir / REVIEWS).is_file():
+        return None
+    return states(read_decisions(run_dir / REVIEWS), {item.id: _content(item) for item in items})
+
+
+def _review_summary(items: list[BenchmarkItem], reviews: dict[str, ItemState]) -> dict[str, Any]:
+    return review_summary((_text_or_none(item.metadata.get("key_evidence")), reviews[item.id]) for item in items)
+
+
+def _content(item: BenchmarkItem) -> ItemContent:
+    return ItemContent(question=item.question, choices=item.choices, answer_index=item.answer_index)
+
+
 def _load_run(run_dir: Path) -> LoadedBenchmark:
     store = RunStore.open(run_dir)
     manifest = store.manifest()
     try:
+        generated = store.items()
+        reviews = _review_states(run_dir, generated)
         items = [
             ScoredItem(
                 id=item.id,
@@ -109,8 +134,9 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
                 difficulty=item.metadata.get("difficulty"),
                 explanation=_solution(item.metadata),
                 key_evidence=_text_or_none(item.metadata.get("key_evidence")),
+                review_status=reviews[item.id].status if reviews is not None else None,
             )
-            for item in store.items()
+            for item in generated
         ]
     except ValidationError as error:  # a run directory is untrusted input: its metadata too
         raise BenchmarkLoadError(f"{run_dir}: {format_validation_error(error)}") from None
@@ -135,6 +161,7 @@ def _load_run(run_dir: Path) -> LoadedBenchmark:
             generation_summary=manifest.get("summary"),
             generator_model=_text_or_none(generator.get("model") if isinstance(generator, dict) else generator),
             call_log=str(calls) if calls.is_file() else None,
+            review=None if reviews is None else _review_summary(generated, reviews),
         )
     except ValidationError as error:
         raise BenchmarkLoadError(f"{run_dir}: manifest: {format_validation_error(error)}") from None

@@ -224,6 +224,30 @@ def _environment() -> Environment:
     return env
 
 
+def _reviews(report: QualityReport) -> list[dict[str, Any]]:
+    """Per reviewed benchmark: statuses and, per key evidence level, how often reviewers overturned the key."""
+    out = []
+    for b in report.benchmarks:
+        check = b.checks.get("human_review")
+        if check is None or check.status != "ok":
+            continue
+        details = check.details
+        rows = []
+        for level, row in details.get("by_level", {}).items():
+            ci = row.get("ci")
+            rate = row.get("overturn_rate")
+            rows.append(
+                {
+                    "level": level,
+                    **{k: row.get(k, 0) for k in ("items", "reviewed", "accepted", "corrected", "rejected")},
+                    "overturned": row.get("overturned", 0),
+                    "rate": "—" if rate is None else f"{fmt(rate)} {fmt_ci(ci[0], ci[1]) if ci else ''}".strip(),
+                }
+            )
+        out.append({"name": b.name, "status": details.get("status", {}), "rows": rows})
+    return out
+
+
 def render_report(report: QualityReport) -> str:
     """The whole page as one string: inline CSS and SVG, no scripts, nothing fetched."""
     colors = benchmark_colors(report)
@@ -256,6 +280,7 @@ def render_report(report: QualityReport) -> str:
         "calibration": [(name, _cell(result)) for name, result in report.calibration.items()],
         "judge_rows": _judge_rows(report),
         "flagged": _flagged(report),
+        "reviews": _reviews(report),
         "usage_simple": usage_simple,
         "usage_nested": usage_nested,
     }

@@ -15,7 +15,7 @@ from benchmaker.scoring.contamination_report import FLAG, contamination_result
 from benchmaker.scoring.debiasing import length_debiased_scores
 from benchmaker.scoring.job import ScoreJob
 from benchmaker.scoring.panel import PanelRecord
-from benchmaker.scoring.run_checks import efficiency, program_checks
+from benchmaker.scoring.run_checks import efficiency, human_review, program_checks
 from benchmaker.scoring.schema import (
     BenchmarkQuality,
     ItemDiagnostics,
@@ -258,6 +258,7 @@ def benchmark_quality(
         ),
         **program_checks(bench),
         "contamination": contamination,
+        "human_review": human_review(bench),
     }
     if settings.choices_only:
         blind = PanelView(records, bench, models, "choices_only")
@@ -293,6 +294,7 @@ def benchmark_quality(
                 judge_alignment=judged.get((item.id, "alignment")),
                 key_evidence=item.key_evidence,
                 memorisation_rouge_l=best_rouge.get(item.id),
+                review_status=item.review_status,
             )
         )
     return BenchmarkQuality(

@@ -1,4 +1,5 @@
-"""Figures read from a generation run's own records: efficiency (cost and time per item) and program evidence."""
+"""Figures read from a generation run's own records: efficiency (cost and time per item), program evidence and
+human review."""
 
 from __future__ import annotations
 
@@ -173,3 +174,24 @@ def program_checks(bench: LoadedBenchmark) -> dict[str, Result]:
             details=details,
         )
     return {"key_evidence": key_evidence, "program_evidence": evidence, "program_agreement": agreement}
+
+
+def human_review(bench: LoadedBenchmark) -> Result:
+    """Review status of a run's items and how often reviewers overturned each key evidence level."""
+    if bench.kind != "generated":
+        return Result.missing("human_review", "not a benchmaker run: nothing to review")
+    if bench.review is None:
+        return Result.missing("human_review", "not reviewed (no reviews.jsonl; see benchmaker review)")
+    summary = bench.review
+    n, reviewed = summary["items"], summary["reviewed"]
+    low, high = metrics.wilson_interval(reviewed, n) if n else (0.0, 1.0)
+    return Result(
+        name="human_review",
+        status="ok",
+        value=reviewed / n if n else 0.0,
+        ci_low=low,
+        ci_high=high,
+        method="share of items a reviewer decided; details: statuses and, per key evidence level, how often "
+        "reviewers overturned the key (corrected it, or rejected the item as a wrong key; Wilson 95%)",
+        details=summary,
+    )

@@ -36,6 +36,7 @@ CHECKS = (
     "program_evidence",
     "program_agreement",
     "contamination",
+    "human_review",
 )
 
 
@@ -97,6 +98,9 @@ class ItemDiagnostics(_Model):
     )
     memorisation_rouge_l: float | None = Field(
         default=None, ge=0, le=1, description="Highest ROUGE-L of a panel model's continuation of the question."
+    )
+    review_status: str | None = Field(
+        default=None, description="Human review (benchmaker review): unreviewed, accepted, corrected or rejected."
     )
 
 

@@ -31,6 +31,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("method", "string"),
     ("generator_model", "string"),
     ("source_run", "string"),
+    ("review", "string"),
 )
 
 
@@ -73,6 +74,13 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def review_label(item: ReleaseItem) -> str | None:
+    """human_written, corrected, accepted, or None (published unreviewed)."""
+    if item.source.origin == "human":
+        return "human_written"
+    return item.source.review.status if item.source.review is not None else None
+
+
 def export_row(item: ReleaseItem, version: int) -> dict[str, Any]:
     """Every row has the same keys with the same types (strings may be null, numbers are floats or null)."""
     metadata = item.metadata
@@ -91,6 +99,7 @@ def export_row(item: ReleaseItem, version: int) -> dict[str, Any]:
         "method": _text(metadata.get("method")),
         "generator_model": _text(metadata.get("generator")),
         "source_run": item.source.run_id,
+        "review": review_label(item),
     }
 
 

@@ -66,7 +66,8 @@ def card_body(context: ExportContext) -> str:
     lines += [
         "Columns: `question`, `subject`, `choices`, `answer` (0-based index) as in MMLU, plus `id` (hash of the "
         "normalised question and options), `answer_letter`, `version`, `first_version`, `anchor`, `key_evidence` "
-        "(what backs the key: program, judge, generator...), `difficulty`, `method`, `generator_model`, `source_run`.",
+        "(what backs the key: program, judge, generator, human...), `difficulty`, `method`, `generator_model`, "
+        "`source_run`, `review` (accepted, corrected, human_written, or null when unreviewed).",
         "",
         "## Provenance",
         "",
