@@ -4,7 +4,12 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import benchmaker
+
+# Imports the whole library in fresh interpreters: about 20 s, so not in the fast loop.
+pytestmark = pytest.mark.slow
 
 
 def test_the_library_never_imports_prefect():

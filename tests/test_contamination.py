@@ -346,6 +346,7 @@ def test_the_report_shows_rouge_by_fraction_generated_beside_public(tmp_path):
     assert html.count('<span class="flag">memorised</span>') >= len(QUESTIONS)
 
 
+@pytest.mark.slow  # two CLI processes
 def test_score_flags_fail_in_one_line_before_any_work(tmp_path):
     from tests.test_cli import cli
 

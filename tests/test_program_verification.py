@@ -20,6 +20,9 @@ from benchmaker.scoring.benchmarks import load_benchmark
 from benchmaker.scoring.quality import program_checks
 from tests.conftest import drive
 
+# Each test runs sandboxed programs (a fresh interpreter per program): seconds each, so not in the fast loop.
+pytestmark = pytest.mark.slow
+
 PROGRAM = "benchmaker.write_program"
 
 

@@ -20,6 +20,9 @@ from pydantic import ValidationError
 from benchmaker.verification import sandbox, sandbox_child
 from benchmaker.verification.sandbox import ALLOWED_MODULES, ProgramRun, SandboxLimits, run_program
 
+# Each test starts sandboxed interpreters: seconds each, so not in the fast loop.
+pytestmark = pytest.mark.slow
+
 LIMITS = SandboxLimits(cpu_seconds=1, wall_seconds=5, memory_mb=192, max_output_chars=2_000)
 BASE_LAYERS = {"process", "rlimits", "restricted_python", "audit_hook"}
 
