@@ -31,16 +31,20 @@ _SECOND_REQUEST = re.compile(
     re.IGNORECASE,
 )
 _QUESTION_MARK = re.compile(r"\?(?=\s|$)")
+# A joined request counts only after a first one: "In a reaction, what is ..." opens with a clause, not a request.
+_FIRST_REQUEST = re.compile(
+    r"\b(?:which|what|whether|identify|determine|find|calculate|compute|state|name|explain|how)\b", re.IGNORECASE
+)
 
 
 def several_requests(question: str) -> str | None:
     """Why the wording asks for more than one thing, or None. Deliberately narrow: two question marks, or a
-    request joined to another by "and which / and what / and how many ..." in the last sentence."""
+    request joined to an earlier request by "and which / and what / , how many ..." in the last sentence."""
     if len(_QUESTION_MARK.findall(question)) >= 2:
         return "the question asks two questions (two question marks)"
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", question.strip()) if s]
     last = sentences[-1] if sentences else question
-    found = _SECOND_REQUEST.search(last)
+    found = next((m for m in _SECOND_REQUEST.finditer(last) if _FIRST_REQUEST.search(last, 0, m.start())), None)
     if found:
         context = last[max(0, found.start() - 40) : found.end() + 30]
         return f"the question joins a second request to the first: ...{context}..."
