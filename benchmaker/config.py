@@ -266,10 +266,10 @@ class SolverSampling(_Strict):
     the answers so far, under a Jeffreys Dirichlet prior over the options and "unparsable")."""
 
     mode: Literal["fixed", "adaptive"] = Field(default="fixed", description="fixed (the paper) or adaptive.")
-    first: int = Field(default=4, ge=1, le=64, description="adaptive: answers asked for first.")
-    step: int = Field(default=3, ge=1, le=64, description="adaptive: answers added per further round.")
+    first: int = Field(default=5, ge=1, le=64, description="adaptive: answers asked for first.")
+    step: int = Field(default=5, ge=1, le=64, description="adaptive: answers added per further round.")
     confidence: float = Field(
-        default=0.95, gt=0.5, lt=1, description="adaptive: stop once the outcome is settled with this probability."
+        default=0.8, gt=0.5, lt=1, description="adaptive: stop once the outcome is settled with this probability."
     )
     bin_edges: tuple[float, ...] = Field(
         default=(3.0, 7.0),

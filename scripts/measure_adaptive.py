@@ -2,7 +2,7 @@
 """Adaptive self test-taking against the fixed 10 answers, on the same drafts (issue 15); prints figures.
 
 Each draft's 10 solver answers are replayed: the fixed rule uses all of them, the adaptive rule
-(``benchmaker.methods.benchmaker.adaptive``) takes them in its rounds (4, then 3 at a time) and stops where it
+(``benchmaker.methods.benchmaker.adaptive``) takes them in its rounds (5, then 5 more, by default) and stops where it
 would stop. Replaying the same answers is what a run does up to sampling noise: the answers of one request
 are exchangeable draws, so the first k of them are what a request for k would give.
 
@@ -19,7 +19,8 @@ input tokens and ``--solver-output`` per answer (the prompt is sent once per rou
 An attempt counts as accepted unless its answers are unparsable, or it conflicts and the judge rejects it
 (``--judge-accepts`` of conflicts are kept).
 
-    .venv/bin/python scripts/measure_adaptive.py [--drafts 2000] [--runs RUN_DIR ...] [--confidence 0.95]
+    .venv/bin/python scripts/measure_adaptive.py [--drafts 2000] [--runs RUN_DIR ...]
+        [--confidence 0.8] [--first 5] [--step 5]
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ def main() -> None:
     parser.add_argument("--drafts", type=int, default=2000)
     parser.add_argument("--runs", type=Path, nargs="*", default=[])
     parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--confidence", type=float, default=0.95)
-    parser.add_argument("--first", type=int, default=4)
-    parser.add_argument("--step", type=int, default=3)
+    parser.add_argument("--confidence", type=float, default=SolverSampling().confidence)
+    parser.add_argument("--first", type=int, default=SolverSampling().first)
+    parser.add_argument("--step", type=int, default=SolverSampling().step)
     parser.add_argument("--trigger", choices=("majority", "any"), default="majority")
     parser.add_argument("--solver-input", type=float, default=353)
     parser.add_argument("--solver-output", type=float, default=200)

@@ -7,12 +7,13 @@ from benchmaker.methods.benchmaker.adaptive import label_bin, schedule, settled
 from benchmaker.run import start_run
 from tests.conftest import drive
 
-ADAPTIVE = SolverSampling(mode="adaptive")
+ADAPTIVE = SolverSampling(mode="adaptive", first=4, step=3, confidence=0.95)
 
 
 def test_rounds_and_bins():
     assert schedule(ADAPTIVE, 10) == [4, 3, 3]
     assert schedule(ADAPTIVE, 3) == [3]
+    assert schedule(SolverSampling(mode="adaptive"), 10) == [5, 5]  # the defaults: one more round trip at most
     assert schedule(SolverSampling(mode="adaptive", first=5, step=5), 12) == [5, 5, 2]
     edges = ADAPTIVE.bin_edges
     assert [label_bin(x, edges) for x in (1.0, 3.0, 3.5, 7.0, 7.01, 11.0)] == [0, 0, 1, 1, 2, 2]
@@ -76,7 +77,7 @@ def run(tmp_path, name, sampling):
 
 
 def test_adaptive_runs_record_the_rule_and_where_it_stopped(tmp_path):
-    store = run(tmp_path, "adaptive", {"mode": "adaptive"})
+    store = run(tmp_path, "adaptive", {"mode": "adaptive", "first": 4, "step": 3, "confidence": 0.95})
     items = store.items()
     assert len(items) == 3
     solves = [c for c in store.calls() if c.prompt_id == "benchmaker.solve"]
