@@ -158,23 +158,12 @@ def one_row(args: argparse.Namespace) -> dict:
     outputs = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     config = parse_config(config_data(args.api_base, args.method, args.items, args.concurrency, outputs, args.programs))
     warm_up(args.api_base)
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
     cpu0, started = time.process_time(), time.monotonic()
     run = start_run(config)
     (drive_rolling if args.driver == "rolling" else drive_waves)(run)
     summary = finish_run(run)
     wall = time.monotonic() - started
     cpu = time.process_time() - cpu0
-    if profiler is not None:
-        import pstats
-
-        profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
     calls = run.store.calls()
     setup, attempts_path, by_stage = critical_path(calls)
     accepted = summary["accepted"]
@@ -242,7 +231,6 @@ def main() -> None:
     parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
-    parser.add_argument("--profile", action="store_true", help="cProfile of each row's client (to stderr).")
     args = parser.parse_args()
     if args.row:
         args.concurrency = int(args.concurrency)
@@ -255,15 +243,13 @@ def main() -> None:
             provider, api_base = start_provider(args)
             command = [
                 sys.executable, __file__, "--row", "--method", method, "--concurrency", str(concurrency),
-                "--api-base", api_base, *(["--profile"] if args.profile else []),
+                "--api-base", api_base,
                 "--items", str(items), "--ttft", str(args.ttft), "--ttft-sigma", str(args.ttft_sigma),
                 "--tokens-per-s", str(args.tokens_per_s), "--driver", args.driver,
                 *(["--programs"] if args.programs else []),
             ]  # fmt: skip
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             requests = stop_provider(provider)
-            if args.profile:
-                print(done.stderr, file=sys.stderr)
             if done.returncode != 0:
                 print(f"row {method} @ {concurrency} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
                 continue
