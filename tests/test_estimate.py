@@ -97,3 +97,19 @@ def test_priors_from_an_earlier_run_of_the_same_plan_predict_the_next(tmp_path):
     assert attempts == pytest.approx(predicted.attempts, rel=0.5)
     other = estimate(config(tmp_path, n_items=4, benchmaker={"references": 2, "candidates": 2}))
     assert "stated defaults" in other.priors  # another plan learns nothing from it
+
+
+def test_the_estimate_command_prints_the_plan_and_the_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmaker.cli import app
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path, method="benchmaker")
+    result = CliRunner().invoke(app, ["estimate", str(path), "--n", "6", "--concurrency", "4"])
+    assert result.exit_code == 0, result.output
+    assert "| benchmaker.solve (per attempt) | solver | 10.0 | 10.0 |" in result.output  # 6 / 60% attempts
+    assert result.output.strip().splitlines()[-1].startswith("estimate: ~")
+    assert "for 6 items (~10 attempts at 60% acceptance, concurrency 4)" in result.output
+    bad = CliRunner().invoke(app, ["estimate", str(tmp_path / "missing.yaml")])
+    assert bad.exit_code == 2 and "missing.yaml" in bad.output and "Traceback" not in bad.output
