@@ -258,6 +258,33 @@ generator          the generator's word alone (self test-taking off, or a confli
 Human review adds ``human``."""
 
 
+class SolverSampling(_Strict):
+    """How many solver answers self test-taking asks for. ``fixed``: ``solver_samples`` in one request (the
+    paper). ``adaptive``: ``first`` answers, then ``step`` more at a time up to ``solver_samples``, stopping as
+    soon as the answers still to come would change neither the decision (conflict, unparsable, the solvers'
+    majority) nor the difficulty label's bin, with probability at least ``confidence`` (the rest predicted from
+    the answers so far, under a Jeffreys Dirichlet prior over the options and "unparsable")."""
+
+    mode: Literal["fixed", "adaptive"] = Field(default="fixed", description="fixed (the paper) or adaptive.")
+    first: int = Field(default=5, ge=1, le=64, description="adaptive: answers asked for first.")
+    step: int = Field(default=5, ge=1, le=64, description="adaptive: answers added per further round.")
+    confidence: float = Field(
+        default=0.8, gt=0.5, lt=1, description="adaptive: stop once the outcome is settled with this probability."
+    )
+    bin_edges: tuple[float, ...] = Field(
+        default=(3.0, 7.0),
+        description="Difficulty labels (1 + 10 x error rate) up to each edge form a bin: easy <= 3 < medium <= 7 < "
+        "hard, by default. adaptive stops only once the label's bin is settled.",
+    )
+
+    @field_validator("bin_edges")
+    @classmethod
+    def _ascending(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if list(value) != sorted(set(value)) or any(not 1 < edge < 11 for edge in value):
+            raise ValueError("bin edges must be strictly ascending, between 1 and 11")
+        return value
+
+
 class DraftChecks(_Strict):
     """Checks that every draft is what the requirement asked for, before the solvers are paid."""
 
@@ -296,6 +323,7 @@ class BenchMakerSettings(_Strict):
     references: int = Field(default=8, ge=1, le=32, description="Diffusion references per attempt (pool 2x).")
     solver_samples: int = Field(default=10, ge=1, le=64, description="Self test-taking answers per item.")
     solver_temperature: float = Field(default=1.0, ge=0, le=2, description="Self test-taking samples' temperature.")
+    solver_sampling: SolverSampling = SolverSampling()
     judge_temperature: float = Field(default=0.0, ge=0, le=2, description="The contrastive judge's temperature.")
     discrimination_trigger: Literal["majority", "any"] = Field(
         default="majority",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -74,6 +76,52 @@ class HashingEmbedder:
         return _normalise(vectorizer.transform(texts).toarray())
 
 
-def make_embedder(name: str) -> Embedder:
-    """``hashing`` for the fake, anything else is a sentence-transformers model name or path."""
-    return HashingEmbedder() if name == "hashing" else SentenceTransformerEmbedder(name)
+def embedding_cache_dir(outputs_dir: Path | str) -> Path:
+    """The vectors cache, shared by runs, scoring jobs and releases under one outputs directory."""
+    return Path(outputs_dir) / ".cache" / "embeddings"
+
+
+class CachedEmbedder:
+    """Vectors on disk by (model name, hash of the text): a text is embedded once per outputs directory,
+    whoever asks (generation's near-duplicate filter, scoring's diversity, a release's dedup).
+
+    diskcache (SQLite) is safe for concurrent writers, threads and processes alike; two writers of one
+    text store the same vector. A text is embedded at most once per call however often it repeats.
+    """
+
+    def __init__(self, inner: Embedder, cache_dir: Path | str) -> None:
+        import diskcache
+
+        self.inner = inner
+        self.name = inner.name
+        self.store = diskcache.Cache(str(cache_dir), size_limit=2**40, eviction_policy="none")
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.name}\0{text}".encode()).hexdigest()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0))
+        keys = [self._key(text) for text in texts]
+        found: dict[str, np.ndarray] = {}
+        for key in dict.fromkeys(keys):
+            raw = self.store.get(key)
+            if raw is not None:
+                found[key] = np.frombuffer(raw, dtype=np.float64)
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        if missing:
+            vectors = np.asarray(self.inner.embed(list(missing.values())), dtype=np.float64)
+            with self.store.transact():
+                for key, vector in zip(missing, vectors, strict=True):
+                    self.store.set(key, vector.tobytes())
+                    found[key] = vector
+        return np.vstack([found[key] for key in keys])
+
+
+def make_embedder(name: str, cache_dir: Path | str | None = None) -> Embedder:
+    """``hashing`` for the fake (instant, never cached), anything else is a sentence-transformers model name
+    or path; with ``cache_dir`` its vectors are kept there by text hash."""
+    if name == "hashing":
+        return HashingEmbedder()
+    embedder = SentenceTransformerEmbedder(name)
+    return CachedEmbedder(embedder, cache_dir) if cache_dir is not None else embedder

@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 from tqdm import tqdm
 
-from benchmaker.embeddings import make_embedder
+from benchmaker.embeddings import embedding_cache_dir, make_embedder
 from benchmaker.llm.factory import RoleModel
 from benchmaker.prompts import PromptLibrary
 from benchmaker.scoring.contamination import ContaminationRecord, ContaminationSettings, ContaminationUnit, run_unit
@@ -134,7 +134,8 @@ def score_benchmarks(paths: list[str], settings: dict[str, Any], show_progress: 
                     desc,
                     show_progress,
                 )
-    report = build_report(job, make_embedder(config.embedding_model), usage=meter.snapshot().model_dump())
+    embedder = make_embedder(config.embedding_model, embedding_cache_dir(config.outputs_dir))
+    report = build_report(job, embedder, usage=meter.snapshot().model_dump())
     quality_path, report_path = job.dir / "quality.json", job.dir / "report.html"
     write_json_atomic(quality_path, report.model_dump(mode="json"))
     # The JSON Schema beside the data, so machines can validate quality.json without benchmaker.

@@ -225,9 +225,11 @@ def kill_and_resume(
         at = time.monotonic()
         os.killpg(handle.pid, signal.SIGKILL)
         handle.wait(60)
+        dead = time.monotonic()
         ids = _item_ids(run_dir)
         snapshots.append(ids)
-        entries = [e for e in provider.stats.entries() if first <= e.started <= at]
+        # Every request the session made: one it sent between `at` and the signal's delivery is in flight too.
+        entries = [e for e in provider.stats.entries() if first <= e.started <= dead]
         still_open = [e.ended is None or e.ended > at for e in entries]
         stored = _stored_replies(run_dir)
         lost = [e.outcome == "ok" and e.reply not in stored for e in entries]

@@ -84,6 +84,8 @@ def test_run_then_resume_makes_no_new_calls(tmp_path):
     run_dir = Path(first.stdout.strip().splitlines()[-1])
     assert len(_items(run_dir)) == 4
     assert "answer letters" in first.stdout
+    # the estimate before the run: 4 items at the stated 90% acceptance of the direct method, one call each
+    assert "estimate: ~4 calls" in first.stderr and "$0.0000" in first.stderr, first.stderr
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["stages"]["generate"]["status"] == "complete"
     assert manifest["prompt_versions"]["direct.generate_mcq"].startswith("direct.generate_mcq@1#")

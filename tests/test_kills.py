@@ -59,7 +59,7 @@ def test_kills_and_resumes_lose_and_duplicate_nothing(tmp_path, simulated_provid
     assert len(report.kills) == 3, "the run must still be going at each kill"
     assert (report.status, report.items) == ("complete", 6)
     assert (report.lost, report.duplicated) == (0, 0)
-    assert report.repaid_within_in_flight, report.lines()
+    assert report.repaid_within_in_flight, "\n".join(report.lines())
     assert report.refusals and all(
         re.search(r"being written by another benchmaker process \(pid \d+\)", message) for message in report.refusals
     )

@@ -466,3 +466,16 @@ def test_project_2d() -> None:
     assert xy.shape == (5, 2)
     assert np.abs(np.diff(xy[:, 0])) == pytest.approx(np.full(4, 3.0))
     assert xy[:, 1] == pytest.approx(np.zeros(5), abs=1e-9)
+
+
+def test_mean_pairwise_unit_distance_matches_pdist_across_blocks() -> None:
+    from scipy.spatial.distance import pdist
+
+    from benchmaker.scoring.metrics import mean_pairwise_unit_distance
+
+    rng = np.random.default_rng(5)
+    unit = rng.normal(size=(50, 8))
+    unit[7] = unit[3]  # a duplicate pair: distance 0, not a NaN from rounding below zero
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    for block in (16, 50, 1024):  # several row blocks, one exact, one larger than n
+        assert mean_pairwise_unit_distance(unit, block=block) == pytest.approx(pdist(unit).mean(), rel=1e-12)

@@ -9,7 +9,16 @@ import sys
 
 import typer
 
-from benchmaker.cli import generate, local, release, review, scoring, server, simulate  # noqa: F401 - registers the commands
+from benchmaker.cli import (  # noqa: F401 - registers the commands
+    estimate,
+    generate,
+    local,
+    release,
+    review,
+    scoring,
+    server,
+    simulate,
+)
 from benchmaker.cli.common import EXIT_ERROR, app
 from benchmaker.errors import BenchmakerError
 

@@ -18,7 +18,7 @@ from benchmaker.cli.common import (
     resolve_attributes_file,
     resolve_config,
 )
-from benchmaker.config import load_config_data, parse_config
+from benchmaker.config import RunConfig, load_config_data, parse_config
 from benchmaker.errors import BenchmakerError, ConfigError
 
 
@@ -53,6 +53,17 @@ def validate(config: Annotated[Path, typer.Argument(help="YAML config file.")]) 
         f"ok: {req.n_items} items x {req.n_options} options, method {resolved.method}, {roles}, "
         f"panel={[s.model for s in resolved.models.panel]}, {len(library.templates)} prompts"
     )
+
+
+def _print_estimate(config: RunConfig) -> None:
+    """One line before a new run starts: what it is expected to cost (see ``benchmaker estimate``)."""
+    from benchmaker.estimate import estimate
+
+    try:
+        line = estimate(config).line()
+    except Exception as error:  # noqa: BLE001 - an estimate never stops a run
+        line = f"estimate: not available ({type(error).__name__})"
+    typer.echo(line, err=True)
 
 
 def _print_summary(result: dict[str, Any]) -> None:
@@ -153,6 +164,8 @@ def run(
     except BenchmakerError as error:
         fail(str(error), EXIT_ERROR)
 
+    if resolved is not None:
+        _print_estimate(resolved)
     from flows.generate import run_generation
 
     outputs = Path(resolved.outputs_dir) if resolved is not None else resume.resolve().parent.parent

@@ -68,6 +68,7 @@ def provider_client(spec: ModelSpec, *, local_api_base: LocalApiBase, script_dir
         response_format_mode=mode,
         timeout_s=spec.timeout_s,
         native_n=_supports_n(spec.model),
+        parallel=True,  # an API serves many requests at once
         extra=spec.extra,
     )
     return client, f"{spec.model}@{spec.api_base or ''}"
@@ -128,6 +129,9 @@ class RoleModel:
     role: str
     spec: ModelSpec
     client: LLMClient
+    parallel: bool = False
+    """Whether independent requests of one attempt (the judge's two readings, the k programs) may go out
+    together: yes for an API, no for the embedded model's serial server and the scripted fake."""
 
     def request(
         self,
@@ -201,8 +205,10 @@ def build_role_model(
     local_api_base: LocalApiBase = None,
     script_dir: Path | None = None,
     provider: LLMClient | None = None,
+    parallel: bool | None = None,
 ) -> RoleModel:
-    """``provider`` replaces the client the spec would select (custom clients, tests)."""
+    """``provider`` replaces the client the spec would select (custom clients, tests). ``parallel`` (None:
+    decided by the model, see :func:`parallel_requests`) lets independent requests go out together."""
     if provider is not None:
         client, identity = provider, spec.model
     else:
@@ -211,4 +217,12 @@ def build_role_model(
     client = BudgetedClient(client, meter)
     if settings.cache and cache_dir is not None:
         client = CachingClient(client, cache_dir, endpoint_identity=identity)
-    return RoleModel(role=role, spec=spec, client=RecordingClient(client, meter, sink))
+    if parallel is None:
+        parallel = provider is None and parallel_requests(spec)
+    return RoleModel(role=role, spec=spec, client=RecordingClient(client, meter, sink), parallel=parallel)
+
+
+def parallel_requests(spec: ModelSpec) -> bool:
+    """An API takes independent requests together; the embedded model's server is serial, and the scripted
+    fake's tests read its calls in order."""
+    return not (spec.is_local or spec.is_scripted)

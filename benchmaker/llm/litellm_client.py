@@ -6,9 +6,11 @@ import email.utils
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from benchmaker.errors import LLMFatalError, LLMPermanentError, LLMTransientError
+from benchmaker.llm.fanout import together
 from benchmaker.llm.types import Completion, LLMRequest, Usage
 from benchmaker.secrets import redact
 
@@ -109,8 +111,11 @@ class LiteLLMClient:
         timeout_s: float = 300,
         native_n: bool = True,
         free: bool = False,
+        parallel: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        """``parallel``: the n calls standing in for a provider's missing ``n`` go out together (an API);
+        off, they go one after another (the embedded model's serial server)."""
         self.litellm_model = litellm_model
         self.api_base = api_base
         self.api_key = api_key
@@ -118,6 +123,7 @@ class LiteLLMClient:
         self.timeout_s = timeout_s
         self.native_n = native_n
         self.free = free
+        self.parallel = parallel
         self.extra = dict(extra or {})
 
     def build_kwargs(self, request: LLMRequest, n: int) -> dict[str, Any]:
@@ -248,19 +254,20 @@ class LiteLLMClient:
 
     def complete(self, request: LLMRequest) -> Completion:
         started = time.monotonic()
-        calls = [request.n] if (self.native_n or request.n == 1) else [1] * request.n
+        sizes = [request.n] if (self.native_n or request.n == 1) else [1] * request.n
+        # Separate calls standing in for n must not share a seed, or a seeded server returns n copies.
+        subs = [
+            request if index == 0 or request.seed is None else request.model_copy(update={"seed": request.seed + index})
+            for index in range(len(sizes))
+        ]
+        replies = together(
+            [partial(self._one_call, sub, n) for sub, n in zip(subs, sizes, strict=True)], parallel=self.parallel
+        )
         texts: list[str] = []
         reasons: list[str] = []
         ids: list[str] = []
         totals = Usage()
-        for index, n in enumerate(calls):
-            # Separate calls standing in for n must not share a seed, or a seeded server returns n copies.
-            sub = (
-                request
-                if index == 0 or request.seed is None
-                else request.model_copy(update={"seed": request.seed + index})
-            )
-            got, why, usage, response_id = self._one_call(sub, n)
+        for got, why, usage, response_id in replies:
             texts += got
             reasons += why
             ids.append(response_id)

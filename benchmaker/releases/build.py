@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from benchmaker.embeddings import Embedder, make_embedder
+from benchmaker.embeddings import Embedder, embedding_cache_dir, make_embedder
 from benchmaker.errors import ConfigError
 from benchmaker.items import MCQ, BenchmarkItem
 from benchmaker.releases.changelog import diff_items, render_changelog
@@ -210,16 +210,20 @@ def _copy_quality(quality_path: Path | None, directory: Path) -> None:
 
 
 def create_release(
-    request: ReleaseRequest, *, embedder_factory: Callable[[str], Embedder] = make_embedder
+    request: ReleaseRequest, *, embedder_factory: Callable[[str], Embedder] | None = None
 ) -> ReleaseOutcome:
-    """Build the next version from ``request.run_dirs`` and publish it if every blocking gate passes."""
+    """Build the next version from ``request.run_dirs`` and publish it if every blocking gate passes.
+    ``embedder_factory`` (tests) replaces the embedder, whose vectors are otherwise cached under the outputs."""
     store = ReleaseStore(request.outputs_dir, request.name)
     settings = request.settings
     runs = _load_runs(request.run_dirs, settings)
     run_ids = [run.source.run_id for run in runs if not run.human]
     public, against_sets = _load_against(settings.against)
     quality = _read_quality(request.quality_path, run_ids)
-    embedder = embedder_factory(settings.dedup.embedder)
+    if embedder_factory is None:
+        embedder = make_embedder(settings.dedup.embedder, embedding_cache_dir(request.outputs_dir))
+    else:
+        embedder = embedder_factory(settings.dedup.embedder)
 
     with store.publish_lock():
         versions = store.versions()

@@ -298,7 +298,10 @@ class SimulatedProvider:
             return "bad_request"
         texts = list(completion.texts)
         output_tokens = completion.usage.output_tokens
-        delay = self.settings.latency.seconds(decision.rng, output_tokens)
+        # The n choices of one request are decoded side by side: the reply streams for its longest choice
+        # (counted as the fake counts tokens, in words), not for all of them one after another.
+        longest = max((len(text.split()) for text in texts), default=0)
+        delay = self.settings.latency.seconds(decision.rng, longest)
         if fault == "slow":
             delay = max(delay, faults.slow_s)
         time.sleep(delay)

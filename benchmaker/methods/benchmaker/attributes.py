@@ -6,6 +6,7 @@ The result is saved in the run as ``attributes.yaml``. A user may edit it and pa
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from benchmaker.config import format_validation_error
 from benchmaker.errors import ConfigError, LLMError, LLMFatalError
 from benchmaker.items import normalize_text
 from benchmaker.llm.factory import RoleModel
+from benchmaker.llm.fanout import together
 from benchmaker.llm.structured import StructuredResult
 from benchmaker.methods.benchmaker.calls import ask
 from benchmaker.methods.benchmaker.demand import DemandAnalysis
@@ -159,9 +161,10 @@ def propose_general(
     reply_model = with_minimum(GeneralAttributes, min(minimum, 6))
     found: list[list[GeneralAttribute]] = []
     notes: list[str] = []
-    for k in range(proposals):
+
+    def propose(k: int) -> Any:
         try:
-            result = _ask_for_list(
+            return _ask_for_list(
                 model,
                 prompts,
                 "benchmaker.propose_attributes",
@@ -180,7 +183,13 @@ def propose_general(
         except LLMFatalError:
             raise
         except LLMError as error:
-            notes.append(f"skipped proposal {k}: {error}"[:300])
+            return error
+
+    # Independent proposals: together for an API, one after another for the serial local server.
+    results = together([partial(propose, k) for k in range(proposals)], parallel=model.parallel)
+    for k, result in enumerate(results):
+        if isinstance(result, LLMError):
+            notes.append(f"skipped proposal {k}: {result}"[:300])
             continue
         attributes, merged = merge_repeats(_without_difficulty(result.value.attributes), f"proposal {k}")
         found.append(attributes)

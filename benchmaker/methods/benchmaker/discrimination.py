@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from benchmaker.config import LETTERS
-from benchmaker.errors import LLMFatalError, ParseError
+from benchmaker.errors import ParseError
 from benchmaker.items import MCQ
 from benchmaker.llm.factory import RoleModel
+from benchmaker.llm.fanout import together
 from benchmaker.methods.benchmaker.calls import ask
 from benchmaker.prompts import PromptLibrary
 
@@ -108,11 +109,10 @@ def discriminate(
     """Raises LLMError when a call fails (ParseError is a verdict: the item is rejected)."""
     n_options = len(mcq.choices)
     orders = [("rival_first", rival_solution, key_solution), ("key_first", key_solution, rival_solution)]
-    result = Discrimination()
-    labels: list[str] = []
-    for order, first, second in orders:
+
+    def read(order: str, first: str, second: str) -> BaseModel | ParseError:
         try:
-            reply = ask(
+            return ask(
                 judge,
                 prompts,
                 PROMPT_ID,
@@ -130,10 +130,25 @@ def discriminate(
                 max_repairs=max_repairs,
                 attempt=attempt,
             ).value
-        except LLMFatalError:
-            raise
-        except ParseError as error:
-            result.reason, result.detail = "judge_unparsable", str(error)[:300]
+        except ParseError as error:  # a verdict, not a failure: kept in order below
+            return error
+
+    # The two readings are independent: an API takes them together (one round trip); the serial local
+    # server reads them in order, and an unparsable first one spares the second, as before.
+    serial = not judge.parallel
+    replies: list[Any] = []
+    if serial:
+        for order in orders:
+            replies.append(read(*order))
+            if isinstance(replies[-1], ParseError):
+                break
+    else:
+        replies = together([partial(read, *order) for order in orders], parallel=True)
+    result = Discrimination()
+    labels: list[str] = []
+    for (order, _, _), reply in zip(orders, replies, strict=False):
+        if isinstance(reply, ParseError):
+            result.reason, result.detail = "judge_unparsable", str(reply)[:300]
             return result
         result.verdicts.append({"order": order, "score": reply.score, "analysis": reply.analysis})
         result.named.append(None if reply.label == NO_OPTION else LETTERS.index(reply.label))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmaker.config import RunConfig
-from benchmaker.embeddings import make_embedder
+from benchmaker.embeddings import embedding_cache_dir, make_embedder
 from benchmaker.errors import LLMError, LLMFatalError, ParseError
 from benchmaker.items import BenchmarkItem, Draft, Rejection
 from benchmaker.methods.base import GenerationContext, MethodSetupError, attempt_seed
@@ -68,7 +68,8 @@ class BenchMakerMethod:
         self.bank: StrategyBank | None = None
         self.plans = PlanBook(context.store)
         self.duplicates = NearDuplicateIndex(
-            make_embedder(self.settings.embedder), self.settings.near_duplicate_threshold
+            make_embedder(self.settings.embedder, embedding_cache_dir(self.config.outputs_dir)),
+            self.settings.near_duplicate_threshold,
         )
         self._plan_lock = threading.Lock()
         self.setup_notes: list[str] = []

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from benchmaker.config import ProgramVerification
 from benchmaker.errors import LLMFatalError, ParseError
 from benchmaker.llm.factory import RoleModel
+from benchmaker.llm.fanout import together
 from benchmaker.llm.structured import ReplyInvalid, parse_reply
 from benchmaker.methods.benchmaker.calls import ask, sample
 from benchmaker.prompts import PromptLibrary
@@ -211,7 +213,9 @@ class _Writer:
             sample_key=f"{self.sample_key}|from={offset}",
             attempt=self.attempt,
         )
-        return [self._run(text, offset + index) for index, text in enumerate(texts)]
+        # Each program runs (and is fixed) on its own: together where the provider takes parallel requests.
+        runs = [partial(self._run, text, offset + index) for index, text in enumerate(texts)]
+        return together(runs, parallel=self.model.parallel)
 
     def _run(self, text: str, index: int) -> ProgramAttempt:
         attempt = ProgramAttempt()

@@ -14,13 +14,14 @@ from typing import Any
 from benchmaker.evidence import accepted_levels
 from benchmaker.items import MCQ, Draft, Rejection
 from benchmaker.methods.base import GenerationContext, attempt_seed
+from benchmaker.methods.benchmaker.adaptive import schedule, settled
 from benchmaker.methods.benchmaker.candidates import Candidate
 from benchmaker.methods.benchmaker.demand import DemandAnalysis
 from benchmaker.methods.benchmaker.discrimination import Discrimination, discriminate, letter_free, solution_text
 from benchmaker.methods.benchmaker.draft_checks import PROMPT_ID as DRAFT_CHECK_ID
 from benchmaker.methods.benchmaker.draft_checks import check_draft, several_requests
 from benchmaker.methods.benchmaker.program_keys import Judge, program_key
-from benchmaker.methods.benchmaker.self_test import take_test
+from benchmaker.methods.benchmaker.self_test import SelfTest, take_test
 from benchmaker.methods.benchmaker.value_first import build_around_value
 
 
@@ -160,24 +161,15 @@ class DraftVerifier:
         """Self test-taking labels the difficulty. For a key only the generator backs, the solvers either
         confirm it (generator+solvers) or, on a conflict, the judge decides (judge). Returns the item, its
         evidence and, when the key changed hands, the solution that argues for the new one."""
-        config, settings, steps = self.config, self.settings, self.steps
+        settings, steps = self.settings, self.steps
         solver = self.models["solver"]
-        test = take_test(
-            solver,
-            self.prompts,
-            mcq,
-            samples=settings.solver_samples,
-            temperature=settings.solver_temperature,
-            seed=attempt_seed(config.seed, attempt, "solve"),
-            sample_key=f"seed={config.seed}|attempt={attempt}|solve",
-            attempt=attempt,
-        )
+        test = self._solver_answers(attempt, mcq, metadata)
         if test.parsed == 0:
             return Rejection(
                 attempt=attempt,
                 stage="self_test",
                 reason="solver_unparsable",
-                detail=f"none of {settings.solver_samples} solver replies gave a valid letter",
+                detail=f"none of {len(test.votes)} solver replies gave a valid letter",
                 draft=mcq,
             )
         key = mcq.answer_index
@@ -221,6 +213,42 @@ class DraftVerifier:
             difficulty=test.difficulty(key),
         )
         return mcq, evidence, solution
+
+    def _solver_answers(self, attempt: int, mcq: MCQ, metadata: dict[str, Any]) -> SelfTest:
+        """The solver's answers: ``solver_samples`` in one request, or (adaptive) in rounds until more cannot
+        change the outcome; the rule and where it stopped go into the item's record."""
+        config, settings = self.config, self.settings
+        sampling, total = settings.solver_sampling, settings.solver_samples
+        seed = attempt_seed(config.seed, attempt, "solve")
+        sample_key = f"seed={config.seed}|attempt={attempt}|solve"
+        common = {"temperature": settings.solver_temperature, "attempt": attempt}
+        if sampling.mode == "fixed":  # the paper's single request, unchanged (and so are its cache keys)
+            return take_test(
+                self.models["solver"], self.prompts, mcq, samples=total, seed=seed, sample_key=sample_key, **common
+            )
+        votes: list[int | None] = []
+        reasonings: list[str] = []
+        rounds = schedule(sampling, total)
+        for size in rounds:
+            taken = take_test(
+                self.models["solver"], self.prompts, mcq, samples=size, seed=seed + len(votes),
+                sample_key=f"{sample_key}|from={len(votes)}", **common,
+            )  # fmt: skip
+            votes += taken.votes
+            reasonings += taken.reasonings
+            remaining = total - len(votes)
+            trigger = settings.discrimination_trigger
+            if settled(votes, mcq.answer_index, len(mcq.choices), remaining, trigger, sampling):
+                break
+        metadata["solver_sampling"] = {
+            "rule": "adaptive",
+            "confidence": sampling.confidence,
+            "bin_edges": list(sampling.bin_edges),
+            "rounds": rounds,
+            "stopped_at": len(votes),
+            "of": total,
+        }
+        return SelfTest(votes=votes, reasonings=reasonings)
 
     def _judge_for(self, attempt: int, metadata: dict[str, Any]) -> Judge:
         """Contrastive discrimination of the key's solution against a rival one, in both orders."""
