@@ -163,9 +163,30 @@ def test_difficulty_levels_are_sorted_easy_to_hard():
 def test_difficulty_coefficients_outside_1_to_10_are_rejected(coefficient):
     levels = [{"value": "easy", "coefficient": 1}, {"value": "hard", "coefficient": coefficient}]
     reply = json.dumps({"attributes": [{"name": "X", "levels": levels}]})
-    model, _ = role({"benchmaker.difficulty_attributes": [reply]})
+    model, _ = role({"benchmaker.difficulty_attributes": [reply] * (1 + attr.RUN_LEVEL_RESAMPLES)})
     with pytest.raises(ParseError, match="coefficient"):
         attr.propose_difficulty(model, PROMPTS, DEMAND, minimum=1, seed=0, max_repairs=0)
+
+
+def test_a_difficulty_reply_that_stays_invalid_is_sampled_again_with_another_seed():
+    # The local model's reply for a percentages requirement (2026-11-30): the schema's placeholder as every level.
+    placeholder = [{"value": "value", "coefficient": c} for c in (1, 5, 9)]
+    bad = json.dumps({"attributes": [{"name": "Steps", "levels": placeholder}]})
+    levels = [{"value": "one", "coefficient": 1}, {"value": "three", "coefficient": 6}]
+    good = json.dumps({"attributes": [{"name": "Steps", "levels": levels}]})
+    model, provider = role({"benchmaker.difficulty_attributes": [bad, good]})
+    [steps], _ = attr.propose_difficulty(model, PROMPTS, DEMAND, minimum=1, seed=0, max_repairs=0)
+    assert [level.value for level in steps.levels] == ["one", "three"]
+    assert [r.seed for r in provider.requests] == [0, attr.RESAMPLE_SEED_STEP]
+
+
+def test_a_difficulty_reply_invalid_in_every_sample_fails_after_the_resamples():
+    placeholder = [{"value": "value", "coefficient": c} for c in (1, 5, 9)]
+    bad = json.dumps({"attributes": [{"name": "Steps", "levels": placeholder}]})
+    model, provider = role({"benchmaker.difficulty_attributes": [bad] * (1 + attr.RUN_LEVEL_RESAMPLES)})
+    with pytest.raises(ParseError, match="not unique"):
+        attr.propose_difficulty(model, PROMPTS, DEMAND, minimum=1, seed=0, max_repairs=0)
+    assert len(provider.requests) == 1 + attr.RUN_LEVEL_RESAMPLES
 
 
 def sample_attribute_set():

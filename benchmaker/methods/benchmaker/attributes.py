@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from benchmaker.config import format_validation_error
-from benchmaker.errors import ConfigError, LLMError, LLMFatalError
+from benchmaker.errors import ConfigError, LLMError, LLMFatalError, ParseError
 from benchmaker.items import normalize_text
 from benchmaker.llm.factory import RoleModel
 from benchmaker.llm.fanout import together
@@ -126,20 +126,39 @@ def _ask_for_list(
     seed: int,
     sample_key: str,
     max_repairs: int,
+    resamples: int = 0,
 ) -> StructuredResult[T]:
-    """Every AttrPrompt call: sampled at temperature 1 (as the paper), with room for a long list."""
-    return ask(
-        model,
-        prompts,
-        prompt_id,
-        variables,
-        reply_model,
-        temperature=1.0,
-        seed=seed,
-        sample_key=sample_key,
-        max_repairs=max_repairs,
-        min_tokens=ATTRIBUTE_REPLY_TOKENS,
-    )
+    """Every AttrPrompt call: sampled at temperature 1 (as the paper), with room for a long list.
+
+    ``resamples``: fresh samples (other seeds) after a reply that still fails validation once repaired. A
+    seeded reply repeats itself under repair: the local model wrote the schema's placeholder ("value") as
+    every level three times over, and the run died at its setup.
+    """
+    for extra in range(resamples + 1):
+        try:
+            return ask(
+                model,
+                prompts,
+                prompt_id,
+                variables,
+                reply_model,
+                temperature=1.0,
+                seed=seed + RESAMPLE_SEED_STEP * extra,
+                sample_key=sample_key,
+                max_repairs=max_repairs,
+                min_tokens=ATTRIBUTE_REPLY_TOKENS,
+            )
+        except ParseError:
+            if extra == resamples:
+                raise
+    raise AssertionError("unreachable")
+
+
+RESAMPLE_SEED_STEP = 7919
+"""Seed offset of each fresh sample of a run-level step (a prime: never another step's seed by accident)."""
+RUN_LEVEL_RESAMPLES = 2
+"""Fresh samples the difficulty step gets after a reply that fails validation (a failed merge already falls
+back to the union of the proposals; nothing stands in for the difficulty attributes)."""
 
 
 def _without_difficulty(attributes: list[GeneralAttribute]) -> list[GeneralAttribute]:
@@ -273,6 +292,7 @@ def propose_difficulty(
         seed=seed,
         sample_key="difficulty",
         max_repairs=max_repairs,
+        resamples=RUN_LEVEL_RESAMPLES,
     )
     attributes, notes = first_of_repeats(result.value.attributes, "difficulty attributes")
     return [a.easy_to_hard() for a in attributes], notes
