@@ -34,7 +34,8 @@ from benchmaker.scoring.contamination_report import contamination_result, flagge
 from benchmaker.scoring.judge import judge_unit  # noqa: E402
 from benchmaker.store import llm_cache_dir  # noqa: E402
 
-MMLU = REPO.parent.parent / "shared" / "data" / "mmlu-test"
+MMLU = next((p for p in (REPO.parent / "shared", REPO.parent.parent / "shared") if p.is_dir()), REPO.parent / "shared")
+MMLU = MMLU / "data" / "mmlu-test"
 POST_RELEASE = REPO / "scripts" / "contamination" / "post_release_2026.jsonl"
 POST_NAME = "post-release-2026"
 
