@@ -3,8 +3,9 @@
 CLI -> Prefect flow (its temporary server, as a user's first run has) -> llama.cpp -> the BenchMaker
 method with every step and program-verified keys -> a free ``--resume`` -> ``score`` beside MMLU items
 with the local model as panel and judge. Sized for CI (<= 10 min on two cores): one item of a
-computable requirement, two candidates, two solver answers. Everything else the local model once
-checked in tests is pinned by scripted tests or measured by scripts (see docs/measurements.md).
+computable requirement (value first, as the README's example), two candidates, two solver answers.
+Everything else the local model once checked in tests is pinned by scripted tests or measured by
+scripts (see docs/measurements.md).
 """
 
 import json
@@ -52,6 +53,7 @@ def test_the_readme_main_path_on_the_local_model(tmp_path):
             "candidates": 2,
             "solver_samples": 2,
             "references": 2,
+            "program": {"order": "value_first"},  # as examples/fractions.yaml, the README's main command
         },
         generation={"max_attempts_per_item": 3},
         seed=31,
