@@ -263,9 +263,9 @@ def _prior_stage(stage: Stage, calls: list[CallRecord], per: float) -> Stage:
 
 
 def _usd(config: RunConfig, stages: list[tuple[Stage, float]]) -> tuple[float | None, list[str]]:
-    import litellm
+    from benchmaker.llm import litellm_client  # noqa: F401, I001 - first: litellm's bundled price map, offline
 
-    from benchmaker.llm import litellm_client  # noqa: F401 - litellm's bundled price map, offline
+    import litellm
 
     total, unpriced = 0.0, []
     for stage, times in stages:

@@ -113,3 +113,22 @@ def test_the_estimate_command_prints_the_plan_and_the_line(tmp_path):
     assert "for 6 items (~10 attempts at 60% acceptance, concurrency 4)" in result.output
     bad = CliRunner().invoke(app, ["estimate", str(tmp_path / "missing.yaml")])
     assert bad.exit_code == 2 and "missing.yaml" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.slow  # a CLI process
+def test_the_estimate_never_reaches_for_the_remote_price_map(tmp_path):
+    """Offline: litellm must be imported after benchmaker sets LITELLM_LOCAL_MODEL_COST_MAP, or it tries
+    GitHub three times and prints a warning before every run (seen on a fresh clone)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmaker.cli", "estimate", str(REPO / "examples" / "arithmetic.yaml")],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "remote model cost map" not in result.stderr
