@@ -99,7 +99,8 @@ def test_the_readme_main_path_on_the_local_model(tmp_path):
     assert resumed.returncode == result.returncode, resumed.stderr
     assert len(store.calls()) == len(calls)  # nothing paid twice: run level and attempts come from the run
 
-    # Scored beside three human-made MMLU items, the local model as panel and judge.
+    # Scored beside three human-made MMLU items, the local model as panel and judge. Not fewer: the
+    # length-debiased judge fit needs more judged items than its three coefficients (two gave not_computable).
     mmlu = REPO.parent / "shared" / "data" / "mmlu-test" / "high_school_mathematics_test.csv"
     if not mmlu.exists():  # a clone away from shared/: three hand-made items in MMLU's format instead
         mmlu = tmp_path / "human.csv"
