@@ -9,18 +9,20 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmaker.scoring.debiasing import length_debiased_scores
-from benchmaker.scoring.metrics import (
+from benchmaker.scoring.artefacts import (
     answer_position_balance,
     choices_only_baseline,
+    item_discrimination,
+    longest_option_baseline,
+    panel_separability,
+)
+from benchmaker.scoring.debiasing import length_debiased_scores
+from benchmaker.scoring.metrics import (
     common_token_budget,
     difficulty_boundary,
     difficulty_controllability,
-    item_discrimination,
     knowledge_diversity,
     lexical_diversity,
-    longest_option_baseline,
-    panel_separability,
     pearson_agreement,
     project_2d,
     semantic_diversity,

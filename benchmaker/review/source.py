@@ -194,25 +194,17 @@ class ReviewSource:
     def _run_items(self, path: Path) -> list[SourceItem]:
         quality = self.quality_items()
         return [
-            SourceItem(
-                position=n,
-                item_id=item.id,
-                content=ItemContent(question=item.question, choices=item.choices, answer_index=item.answer_index),
-                metadata=item.metadata,
-                quality=quality.get(item.id),
-            )
+            _source_item(n, item, quality.get(item.id))
             for n, item in enumerate(read_jsonl_readonly(path, BenchmarkItem), 1)
         ]
 
     def _release_items(self, path: Path) -> list[SourceItem]:
         quality = self.quality_items()
         return [
-            SourceItem(
-                position=n,
-                item_id=item.id,
-                content=ItemContent(question=item.question, choices=item.choices, answer_index=item.answer_index),
-                metadata=item.metadata,
-                quality=quality.get(item.source.item_id),
+            _source_item(
+                n,
+                item,
+                quality.get(item.source.item_id),
                 release={
                     "anchor": item.anchor,
                     "first_version": item.first_version,
@@ -272,3 +264,12 @@ def _inside(base: Path, path: Path) -> bool:
     except UnsafePathError:
         return False
     return True
+
+
+def _source_item(
+    position: int, item: BenchmarkItem | ReleaseItem, quality: dict[str, Any] | None, **extra: Any
+) -> SourceItem:
+    content = ItemContent(question=item.question, choices=item.choices, answer_index=item.answer_index)
+    return SourceItem(
+        position=position, item_id=item.id, content=content, metadata=item.metadata, quality=quality, **extra
+    )

@@ -9,7 +9,7 @@ import numpy as np
 
 from benchmaker.embeddings import Embedder
 from benchmaker.items import utc_now
-from benchmaker.scoring import calibration, metrics
+from benchmaker.scoring import artefacts, calibration, metrics
 from benchmaker.scoring.benchmarks import LoadedBenchmark
 from benchmaker.scoring.contamination_report import FLAG, contamination_result
 from benchmaker.scoring.debiasing import length_debiased_scores
@@ -244,16 +244,18 @@ def benchmark_quality(
     criteria["efficiency"] = efficiency(bench)
 
     accuracies = model_accuracies(full, settings.samples)
-    discrimination, biserials = metrics.item_discrimination(full.correctness)
+    discrimination, biserials = artefacts.item_discrimination(full.correctness)
     choices = [list(i.choices) for i in bench.items]
     keys = [i.answer_index for i in bench.items]
     chance = float(np.mean([1 / len(c) for c in choices]))
     contamination, best_rouge, memorised = _contamination(job, bench, chance)
     checks = {
-        "answer_position_balance": metrics.answer_position_balance(keys, [len(c) for c in choices], seed=settings.seed),
-        "longest_option_baseline": metrics.longest_option_baseline(choices, keys),
+        "answer_position_balance": artefacts.answer_position_balance(
+            keys, [len(c) for c in choices], seed=settings.seed
+        ),
+        "longest_option_baseline": artefacts.longest_option_baseline(choices, keys),
         "item_discrimination": discrimination,
-        "panel_separability": metrics.panel_separability(
+        "panel_separability": artefacts.panel_separability(
             [(a.model, a.accuracy, a.ci_low, a.ci_high) for a in accuracies]
         ),
         **program_checks(bench),
@@ -262,7 +264,7 @@ def benchmark_quality(
     }
     if settings.choices_only:
         blind = PanelView(records, bench, models, "choices_only")
-        checks["choices_only_baseline"] = metrics.choices_only_baseline(
+        checks["choices_only_baseline"] = artefacts.choices_only_baseline(
             {m: blind.correctness[:, j].tolist() for j, m in enumerate(models)}, [len(c) for c in choices]
         )
     else:

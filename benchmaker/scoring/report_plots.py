@@ -295,7 +295,7 @@ def answer_positions(report: QualityReport, plots: Plots, colors: dict[str, str]
         x = np.arange(len(letters))
         for i, (b, check, counts, total) in enumerate(series):
             share = [counts.get(k, 0.0) / total for k in letters]
-            # metrics.answer_position_balance: the check's value is the chi-square p-value.
+            # artefacts.answer_position_balance: the check's value is the chi-square p-value.
             p = check.details.get("p_value", check.value if check.status == "ok" else None)
             label = f"{b.name} (n={fmt(total)}" + (f", χ² p={fmt(p)})" if finite(p) else ")")
             ax.bar(
