@@ -563,6 +563,7 @@ def test_value_first_without_the_generators_value_needs_the_solvers_majority(tmp
     ("reply", "reason"),
     [
         (json.dumps({"distractors": ["130", "120", "140"]}), "distractors_invalid"),  # states the value
+        (json.dumps({"distractors": ["130", "100 + 20 = 120", "140"]}), "distractors_invalid"),  # as an equation
         (json.dumps({"distractors": ["130", "130", "140"]}), "distractors_invalid"),  # repeats
         (json.dumps({"distractors": ["130"]}), "distractors_invalid"),  # too few
         ("not json", "distractors_unparsable"),

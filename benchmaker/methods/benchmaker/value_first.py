@@ -59,7 +59,8 @@ def _invalid_distractors(distractors: Sequence[str], correct: str, value: Progra
     normalised = [normalize_text(t) for t in [correct, *texts]]
     if len(set(normalised)) != len(normalised):
         return "distractors repeat each other or the correct answer"
-    stated = [t for t in texts if states_value(t, value, rel_tol=rel_tol)]
+    # "5/8 + 7/10 = 53/40" states the value too (seen on the local model): read what follows the last "=".
+    stated = [t for t in texts if any(states_value(part, value, rel_tol=rel_tol) for part in (t, t.rsplit("=", 1)[-1]))]
     if stated:
         return f"a distractor states the computed value: {stated[0][:60]!r}"
     return ""
