@@ -1,10 +1,11 @@
 """Key policies measured on the embedded local model: the agreeing-programs policy against the old one.
 
-For each requirement (two computable ones that are not in examples/), runs
+For each requirement (two computable ones that are not in examples/: decimals and metric units by default;
+fractions became the README's example after it was measured here), runs
 ``benchmaker compare CONFIG --methods <variants>`` on the local model and prints, per variant: accepted
 items and attempts, acceptance per attempt, calls and tokens per accepted item, keys by evidence level,
-rejections by reason, and the keys an independent checker finds correct (fractions: the arithmetic
-checker, which evaluates the question's expression with ``ast``; percentages: printed for a hand check).
+rejections by reason, and the keys an independent checker finds correct (fractions and decimals: the arithmetic
+checker, which evaluates the question's expression with ``ast``; word problems: printed for a hand check).
 Minutes of model time per attempt: run it by hand, under the local-model lock if others share the machine:
 
     flock /tmp/benchmaker-local-model.lock .venv/bin/python scripts/measure_keys.py --n 4
@@ -32,6 +33,18 @@ REQUIREMENTS = {
         'is the expression alone, written out, for example "What is 3/4 + 5/6?". The answer is a simplified '
         "fraction or a whole number. Four options.",
         "checker": "arithmetic",
+    },
+    "decimals": {
+        "description": "Decimal arithmetic: add, subtract or multiply two decimal numbers with one or two decimal "
+        'places. The question is the expression alone, written out, for example "What is 3.75 + 12.4?". The answer '
+        "is the exact decimal. Four options.",
+        "checker": "arithmetic",
+    },
+    "units": {
+        "description": "Metric unit conversion as a one-sentence word problem: convert one length, mass or volume "
+        "between metric units (mm, cm, m, km, mg, g, kg, mL, L), for example a 2.5 km walk in metres. The answer "
+        "is a number in the asked unit. Four options.",
+        "checker": None,  # keys are checked by hand from the printed items
     },
     "percent": {
         "description": "Everyday percentages with money: the price after one or two successive discounts, or "
@@ -110,7 +123,7 @@ def figures(comparison_dir: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requirements", default="fractions,percent")
+    parser.add_argument("--requirements", default="decimals,units")
     parser.add_argument("--variants", default="benchmaker,benchmaker-value-first,benchmaker-single-program")
     parser.add_argument("--n", type=int, default=3, help="target items per variant")
     parser.add_argument("--seed", type=int, default=41)
