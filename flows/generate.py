@@ -1,4 +1,5 @@
-"""The generation flow: attempts fan out as Prefect tasks; the library decides what they mean."""
+"""The generation flow: attempts run as Prefect tasks, a new one as soon as one ends; the library decides
+what they mean."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import unmapped
 from tqdm import tqdm
 
 from benchmaker.config import Budget, RunConfig, parse_config
+from benchmaker.driver import drive_rolling
 from benchmaker.generation import GenerationSession, Outcome
-from benchmaker.items import BenchmarkItem
+from benchmaker.items import BenchmarkItem, Rejection
 from benchmaker.methods import needs_local_model
 from benchmaker.run import Run, finish_run, mark_interrupted, resume_run, start_run
 from benchmaker.store import RunStore
@@ -45,13 +45,14 @@ def _drive(run: Run, show_progress: bool) -> None:
         disable=not show_progress,
         file=sys.stderr,
     ) as bar:
-        while attempts := session.next_attempts():
-            futures = generate_attempt.map(unmapped(session), attempts)
-            for future in as_completed(futures):
-                recorded = session.record(future.result())
-                if isinstance(recorded, BenchmarkItem):
-                    bar.update(1)
-                bar.set_postfix(rejected=len(session.rejections), calls=run.meter.snapshot().calls)
+
+        def progress(recorded: BenchmarkItem | Rejection | None) -> None:
+            if isinstance(recorded, BenchmarkItem):
+                bar.update(1)
+            bar.set_postfix(rejected=len(session.rejections), calls=run.meter.snapshot().calls)
+
+        # Rolling, not waves: a worker freed by an attempt takes the next one at once (benchmaker.driver).
+        drive_rolling(session, lambda attempt: generate_attempt.submit(session, attempt), progress)
 
 
 @flow(name="generate-benchmark", persist_result=False, log_prints=False)

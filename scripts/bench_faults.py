@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +27,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("BENCHMAKER_SIM_KEY", "simulated-key")
 
 from benchmaker.config import parse_config  # noqa: E402
+from benchmaker.driver import drive_in_threads  # noqa: E402
 from benchmaker.run import finish_run, start_run  # noqa: E402
 from benchmaker.simulate import FAULT_KINDS, FaultMix, LatencyModel, SimulatedProvider, SimulationSettings  # noqa: E402
 
@@ -44,11 +44,8 @@ def models(provider: SimulatedProvider, model: str = "openai/simulated", timeout
     return {"generator": spec, "solver": spec, "judge": spec, "panel": [spec]}
 
 
-def drive(run):  # noqa: ANN001, ANN201 - as the flow does: each wave on `concurrency` threads
-    with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
-        while attempts := run.session.next_attempts():
-            for future in as_completed([pool.submit(run.session.run_attempt, a) for a in attempts]):
-                run.session.record(future.result())
+def drive(run):  # noqa: ANN001, ANN201 - as the flow does: rolling attempts on `concurrency` threads
+    drive_in_threads(run.session, run.config.concurrency)
     return finish_run(run)
 
 

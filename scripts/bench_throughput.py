@@ -19,8 +19,9 @@ program check on). Per row:
 - CPU s per accepted item and the peak RSS of the client's process (the provider runs in another process,
   started with ``benchmaker simulate-provider``; one warm-up request before the clock starts).
 
-``--driver wave`` (default) drives attempts as the Prefect flow does: a wave of ``concurrency`` attempts, the
-next wave once all have ended. ``--driver rolling`` starts a new attempt as soon as one ends.
+``--driver rolling`` (default) drives attempts as the Prefect flow does (``benchmaker.driver``): a new attempt as
+soon as one ends. ``--driver wave`` is the flow's driver before it: a wave of attempts, the next wave once all
+have ended.
 
     .venv/bin/python scripts/bench_throughput.py [--items 200] [--concurrency 1,8,32,64]
         [--methods direct,benchmaker] [--items-at-1 20] [--driver wave|rolling] [--programs]
@@ -39,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,7 +74,7 @@ def config_data(api_base: str, method: str, items: int, concurrency: int, output
     }
 
 
-def drive_waves(run) -> None:  # noqa: ANN001 - as the flow does: each wave on `concurrency` threads
+def drive_waves(run) -> None:  # noqa: ANN001 - the flow's former driver: each wave on `concurrency` threads
     with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
         while attempts := run.session.next_attempts():
             futures = [pool.submit(run.session.run_attempt, a) for a in attempts]
@@ -81,20 +82,10 @@ def drive_waves(run) -> None:  # noqa: ANN001 - as the flow does: each wave on `
                 run.session.record(future.result())
 
 
-def drive_rolling(run) -> None:  # noqa: ANN001 - a new attempt as soon as one ends
-    session, submitted, pending = run.session, set(), {}
-    with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
-        while True:
-            for attempt in session.next_attempts():
-                if attempt not in submitted:
-                    submitted.add(attempt)
-                    pending[pool.submit(session.run_attempt, attempt)] = attempt
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                del pending[future]
-                session.record(future.result())
+def drive_rolling(run) -> None:  # noqa: ANN001 - the flow's driver: a new attempt as soon as one ends
+    from benchmaker.driver import drive_in_threads
+
+    drive_in_threads(run.session, run.config.concurrency)
 
 
 def _stage_path(calls) -> dict[str, float]:  # noqa: ANN001
@@ -226,7 +217,7 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.6)
     parser.add_argument("--ttft-sigma", type=float, default=0.4)
     parser.add_argument("--tokens-per-s", type=float, default=80.0)
-    parser.add_argument("--driver", choices=("wave", "rolling"), default="wave")
+    parser.add_argument("--driver", choices=("wave", "rolling"), default="rolling")
     parser.add_argument("--programs", action="store_true", help="Program-checked keys on (the sandbox runs).")
     parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)

@@ -19,7 +19,6 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,15 +27,13 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("BENCHMAKER_SIM_KEY", "simulated-key")
 
 from benchmaker.config import parse_config  # noqa: E402
+from benchmaker.driver import drive_in_threads  # noqa: E402
 from benchmaker.estimate import estimate  # noqa: E402
 from benchmaker.run import finish_run, start_run  # noqa: E402
 
 
-def drive(run) -> None:  # noqa: ANN001 - as the flow does: waves of `concurrency` attempts
-    with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
-        while attempts := run.session.next_attempts():
-            for future in [pool.submit(run.session.run_attempt, a) for a in attempts]:
-                run.session.record(future.result())
+def drive(run) -> None:  # noqa: ANN001 - as the flow does: rolling attempts on `concurrency` threads
+    drive_in_threads(run.session, run.config.concurrency)
 
 
 def one(data: dict, local_api_base=None) -> tuple[str, object, dict]:  # noqa: ANN001

@@ -160,15 +160,11 @@ def drive(run):  # noqa: ANN001, ANN201 - a benchmaker.run.Run; imported lazily 
 
 
 def drive_concurrently(run):  # noqa: ANN001, ANN201
-    """As the flow does, without Prefect: each wave's attempts on ``concurrency`` threads, recorded as they end."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
+    """As the flow does, without Prefect: rolling attempts on ``concurrency`` threads, then close the run."""
+    from benchmaker.driver import drive_in_threads
     from benchmaker.run import finish_run
 
-    with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
-        while attempts := run.session.next_attempts():
-            for future in as_completed([pool.submit(run.session.run_attempt, attempt) for attempt in attempts]):
-                run.session.record(future.result())
+    drive_in_threads(run.session, run.config.concurrency)
     return finish_run(run)
 
 

@@ -11,25 +11,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import litellm  # noqa: F401 - preloaded by the fork server: forked sessions start at once
 import openai  # noqa: F401
 
 from benchmaker.config import parse_config
+from benchmaker.driver import drive_in_threads
 from benchmaker.run import finish_run, resume_run, start_run
 
 
 def drive(action: str, target: Path) -> dict:
     run = start_run(parse_config(json.loads(target.read_text()))) if action == "start" else resume_run(target)
     print(run.store.run_dir, flush=True)
-    session = run.session
-    with ThreadPoolExecutor(max_workers=run.config.concurrency) as pool:
-        while attempts := session.next_attempts():
-            futures = [pool.submit(session.run_attempt, attempt) for attempt in attempts]
-            for future in as_completed(futures):
-                session.record(future.result())
+    drive_in_threads(run.session, run.config.concurrency)
     summary = finish_run(run)
     result = {"status": summary["status"], "accepted": summary["accepted"], "run_dir": str(run.store.run_dir)}
     print(json.dumps(result), flush=True)
