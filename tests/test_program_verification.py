@@ -536,7 +536,7 @@ def test_value_first_builds_the_choices_around_the_programs_value(tmp_path):
     generate = requests_for(run, "generator", "benchmaker.generate")[0]
     assert '"choices"' not in json.dumps(generate.response_schema)  # a stem: no choices written
     (distractors, *_) = requests_for(run, "generator", "benchmaker.distractors")
-    assert "Correct answer: " in user_text(distractors) and "Write 3 wrong answers" in user_text(distractors)
+    assert "Correct answer: " in user_text(distractors) and "Write 5 wrong answers" in user_text(distractors)  # 2 spare
 
 
 def test_value_first_without_the_generators_value_needs_the_solvers_majority(tmp_path):
@@ -574,3 +574,19 @@ def test_value_first_turns_down_distractors_that_cannot_be_used(tmp_path, reply,
     run = start_run(config(tmp_path, n_items=1, generator=generator, benchmaker=VALUE_FIRST))
     drive(run)
     assert {r.reason for r in run.store.rejections()} == {reason}
+
+
+def test_value_first_keeps_the_first_usable_distractors_and_says_which_it_left_out(tmp_path):
+    reply = json.dumps({"distractors": ["130", "120.0", "130", "10 * 12 = 120", "", "110", "1200", "140"]})
+    generator = script(tmp_path, {"benchmaker.generate": [stem()], "benchmaker.distractors": [reply]}, "g")
+    run = start_run(config(tmp_path, n_items=1, generator=generator, benchmaker=VALUE_FIRST))
+    drive(run)
+    (item,) = run.store.items()
+    assert sorted(item.choices) == sorted(["120", "130", "110", "1200"])  # "140" was not needed
+    assert item.choices[item.answer_index] == "120"
+    assert item.metadata["program"]["distractors_left_out"] == [
+        "'120.0' states the computed value",
+        "'130' repeats another choice",
+        "'10 * 12 = 120' states the computed value",
+        "a blank distractor",
+    ]

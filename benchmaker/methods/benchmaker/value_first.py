@@ -33,7 +33,7 @@ PROMPT_ID = "benchmaker.distractors"
 class DistractorReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    distractors: list[str] = Field(min_length=1, max_length=12)
+    distractors: list[str] = Field(min_length=1, max_length=32)
 
 
 @dataclass(frozen=True)
@@ -51,19 +51,36 @@ def value_text(value: ProgramValue) -> str:
     return value.text
 
 
-def _invalid_distractors(distractors: Sequence[str], correct: str, value: ProgramValue, rel_tol: float) -> str:
-    """Why the distractors cannot be used, or "" when they can."""
-    texts = [d.strip() for d in distractors]
-    if any(not t for t in texts):
-        return "a blank distractor"
-    normalised = [normalize_text(t) for t in [correct, *texts]]
-    if len(set(normalised)) != len(normalised):
-        return "distractors repeat each other or the correct answer"
-    # "5/8 + 7/10 = 53/40" states the value too (seen on the local model): read what follows the last "=".
-    stated = [t for t in texts if any(states_value(part, value, rel_tol=rel_tol) for part in (t, t.rsplit("=", 1)[-1]))]
-    if stated:
-        return f"a distractor states the computed value: {stated[0][:60]!r}"
-    return ""
+SPARE_DISTRACTORS = 2
+"""Asked for beyond the places to fill, so one unusable distractor (on the local model, often "8.6" for 8.55,
+which reads as the value rounded) does not cost the whole attempt."""
+
+
+def choose_distractors(
+    distractors: Sequence[str], correct: str, value: ProgramValue, rel_tol: float, needed: int
+) -> tuple[list[str], list[str]]:
+    """The first ``needed`` usable distractors in the model's order, and why each one left out was.
+
+    Unusable: blank, equal to the correct answer or to one already chosen (normalised text), or stating the
+    computed value (within the matching tolerance, as a whole or after an equation's last "=", as in
+    "5/8 + 7/10 = 53/40", seen on the local model).
+    """
+    chosen: list[str] = []
+    left_out: list[str] = []
+    seen = {normalize_text(correct)}
+    for text in (d.strip() for d in distractors):
+        if len(chosen) == needed:
+            break
+        if not text:
+            left_out.append("a blank distractor")
+        elif normalize_text(text) in seen:
+            left_out.append(f"{text[:60]!r} repeats another choice")
+        elif any(states_value(part, value, rel_tol=rel_tol) for part in (text, text.rsplit("=", 1)[-1])):
+            left_out.append(f"{text[:60]!r} states the computed value")
+        else:
+            chosen.append(text)
+            seen.add(normalize_text(text))
+    return chosen, left_out
 
 
 def build_around_value(
@@ -115,7 +132,7 @@ def build_around_value(
             model,
             prompts,
             PROMPT_ID,
-            {"question": stem.question, "answer": correct, "n_distractors": n_options - 1,
+            {"question": stem.question, "answer": correct, "n_distractors": n_options - 1 + SPARE_DISTRACTORS,
              "constraints": list(constraints)},
             DistractorReply,
             temperature=0.7,
@@ -129,14 +146,12 @@ def build_around_value(
     except ParseError as error:
         record["outcome"] = "no_distractors"
         return reject("distractors_unparsable", str(error))
-    distractors = [d.strip() for d in reply.distractors[: n_options - 1]]
+    distractors, left_out = choose_distractors(reply.distractors, correct, value, tol, needed=n_options - 1)
+    record["distractors_left_out"] = left_out
     if len(distractors) < n_options - 1:
         record["outcome"] = "no_distractors"
-        return reject("distractors_invalid", f"{len(distractors)} distractors for {n_options - 1} places")
-    why = _invalid_distractors(distractors, correct, value, tol)
-    if why:
-        record["outcome"] = "no_distractors"
-        return reject("distractors_invalid", why)
+        why = "; ".join(left_out) or "none other"
+        return reject("distractors_invalid", f"{len(distractors)} usable distractors for {n_options - 1} places: {why}")
     mcq = MCQ(question=stem.question, choices=(correct, *distractors), answer_index=0)
     match = match_option(value, mcq.choices, rel_tol=tol)
     record["match"] = match.model_dump(mode="json")
