@@ -1,8 +1,10 @@
 """The wording check that turns down a draft asking for two things before any program or judge is paid."""
 
+from pathlib import Path
+
 import pytest
 
-from benchmaker.methods.benchmaker.draft_checks import several_requests
+from benchmaker.methods.benchmaker.draft_checks import PROMPT_EXAMPLE, DraftVerdict, several_requests
 
 
 @pytest.mark.parametrize(
@@ -39,3 +41,53 @@ def test_one_request_after_an_opening_clause_passes(question):
 def test_a_second_request_joined_to_a_first_is_turned_down(question, said):
     reason = several_requests(question)
     assert reason is not None and said in reason
+
+
+# The judge's three readings of one percent question on the local model (2026-11-30): the first lists one thing,
+# the second four wordings of it, the third copies the prompt's own example. The draft was turned down.
+PRICE_QUESTION = "A jacket costs $100. It is on sale with a 20% discount. What is the final price after one discount?"
+
+
+@pytest.mark.parametrize(
+    ("asked", "things"),
+    [
+        (["Calculate the final price after one discount"], 1),
+        (
+            [
+                "what will be the final price after one discount? ",
+                "how much is the final price?",
+                "find the final price after one discount",
+                "determine the final price after one discount",
+            ],
+            1,
+        ),
+        (
+            [
+                "what will be the final price after one discount? ",
+                "which reagent is limiting?",
+                "how many moles are needed",
+            ],
+            1,
+        ),
+        (["the final price", "the amount saved"], 2),
+    ],
+)
+def test_the_judge_listing_one_thing_in_several_wordings_reads_as_one(asked, things):
+    verdict = DraftVerdict(asked=asked, choices_answer_it=True, broken_constraints=[])
+    assert len(verdict.things_asked(PRICE_QUESTION)) == things
+
+
+def test_two_things_the_question_really_asks_stay_two():
+    question = "N2 + 3H2 -> 2NH3. You have 6 moles of N2. How many moles of H2 are needed, and which is limiting?"
+    verdict = DraftVerdict(
+        asked=["how many moles of H2 are needed", "which reagent is limiting"],
+        choices_answer_it=True,
+        broken_constraints=[],
+    )
+    assert verdict.things_asked(question) == ["how many moles of H2 are needed", "which reagent is limiting"]
+    assert verdict.several_things(question)
+
+
+def test_the_example_the_parrot_check_knows_is_the_prompts_own():
+    template = (Path(__file__).resolve().parent.parent / "prompts" / "benchmaker" / "check_draft.md.j2").read_text()
+    assert f'"{PROMPT_EXAMPLE}"' in template

@@ -62,9 +62,47 @@ class DraftVerdict(BaseModel):
     choices_answer_it: bool
     broken_constraints: list[str] = Field(max_length=12)
 
-    @property
-    def several_things(self) -> bool:
-        return len({normalize_text(thing) for thing in self.asked if thing.strip()}) >= 2
+    def things_asked(self, question: str) -> list[str]:
+        """The distinct things asked, as the judge listed them: paraphrases of one thing count once, and a copy
+        of the prompt's own example that the question does not mention is dropped."""
+        distinct: list[tuple[str, set[str]]] = []
+        for thing in self.asked:
+            words = content_words(thing)
+            if not words or _parroted(words, question):
+                continue
+            if not any(_same_thing(words, other) for _, other in distinct):
+                distinct.append((thing.strip(), words))
+        return [thing for thing, _ in distinct]
+
+    def several_things(self, question: str) -> bool:
+        return len(self.things_asked(question)) >= 2
+
+
+# The prompt's example of a question asking two things (prompts/benchmaker/check_draft.md.j2; a test keeps the
+# two in step). The local judge copied it into its list for a question about prices (2026-11-30).
+PROMPT_EXAMPLE = "how many moles are needed, and which reagent is limiting?"
+_STOPWORDS = frozenset(
+    """a an the of is are was be will would what which who how much many does do did to in for after before and
+    or with on at by from that this it its find calculate compute determine give state name tell identify value
+    answer question""".split()  # noqa: SIM905 - a word list reads best as words
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words without question words and fillers, a plural "s" dropped: "How much is the final
+    price?" -> {"final", "price"}."""
+    words = re.findall(r"[^\W_]+", text.casefold())
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in _STOPWORDS}
+
+
+def _same_thing(a: set[str], b: set[str]) -> bool:
+    """One wording's words inside the other's ("the final price" and "the final price after one discount"),
+    or most words shared."""
+    return a <= b or b <= a or len(a & b) / len(a | b) >= 0.5
+
+
+def _parroted(words: set[str], question: str) -> bool:
+    return words <= content_words(PROMPT_EXAMPLE) and not words & content_words(question)
 
 
 @dataclass(frozen=True)
@@ -138,8 +176,8 @@ def check_draft(
         return DraftCheck(detail=f"check not made: none of {len(texts)} readings parsed")
     record = {"readings": [v.model_dump() for v in verdicts], "votes": votes}
     majority = len(verdicts) // 2 + 1
-    asks = "; ".join(dict.fromkeys(" + ".join(v.asked) for v in verdicts))[:250]
-    if single_question and sum(v.several_things for v in verdicts) >= majority:
+    asks = "; ".join(dict.fromkeys(" + ".join(v.things_asked(mcq.question) or v.asked) for v in verdicts))[:250]
+    if single_question and sum(v.several_things(mcq.question) for v in verdicts) >= majority:
         return DraftCheck("asks_several_things", f"the judge reads it as asking for: {asks}", record)
     if check_constraints and sum(not v.choices_answer_it for v in verdicts) >= majority:
         return DraftCheck("choices_do_not_answer", f"the question asks for: {asks}", record)
