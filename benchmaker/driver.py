@@ -3,8 +3,8 @@
 The session says which attempts to run (``next_attempts``) and records their outcomes; the driver only
 keeps the workers busy. Waves (run a batch, wait for all of it, ask again) leave workers idle behind a
 wave's slowest attempt: measured on the simulated provider at concurrency 32, 53-65% overhead over the
-critical path with waves against 12-14% rolling (docs/measurements-perf.md). The flow hands its Prefect
-task submission in as ``submit``; tools and tests without Prefect use ``drive_in_threads``.
+critical path with waves against 10-14% rolling (docs/measurements-perf.md). The flow, tools and tests all
+use ``drive_in_threads``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,11 @@ def drive_rolling(
             on_recorded(recorded)
 
 
-def drive_in_threads(session: GenerationSession, width: int) -> None:
-    """``drive_rolling`` on a plain thread pool of ``width`` workers (no Prefect)."""
-    with ThreadPoolExecutor(max_workers=width) as pool:
-        drive_rolling(session, lambda attempt: pool.submit(session.run_attempt, attempt))
+def drive_in_threads(
+    session: GenerationSession,
+    width: int,
+    on_recorded: Callable[[BenchmarkItem | Rejection | None], None] | None = None,
+) -> None:
+    """``drive_rolling`` on a plain thread pool of ``width`` workers."""
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="attempt") as pool:
+        drive_rolling(session, lambda attempt: pool.submit(session.run_attempt, attempt), on_recorded)

@@ -1,5 +1,5 @@
-"""The generation flow: attempts run as Prefect tasks, a new one as soon as one ends; the library decides
-what they mean."""
+"""The generation flow: the method's set-up, then its attempts, a new one as soon as one ends; the library
+decides what they mean."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 from tqdm import tqdm
 
 from benchmaker.config import Budget, RunConfig, parse_config
-from benchmaker.driver import drive_rolling
-from benchmaker.generation import GenerationSession, Outcome
+from benchmaker.driver import drive_in_threads
+from benchmaker.generation import GenerationSession
 from benchmaker.items import BenchmarkItem, Rejection
 from benchmaker.methods import needs_local_model
 from benchmaker.run import Run, finish_run, mark_interrupted, resume_run, start_run
@@ -30,12 +29,12 @@ def prepare_method(session: GenerationSession) -> None:
     session.prepare()
 
 
-@task(name="generate-attempt", cache_policy=NO_CACHE, persist_result=False)
-def generate_attempt(session: GenerationSession, attempt: int) -> Outcome:
-    return session.run_attempt(attempt)
-
-
-def _drive(run: Run, show_progress: bool) -> None:
+@task(name="generate-attempts", cache_policy=NO_CACHE, persist_result=False)
+def generate_attempts(run: Run, show_progress: bool) -> None:
+    """Every attempt to the run's stop, a new one as soon as one ends (``benchmaker.driver``), on
+    ``concurrency`` threads. One task, not a task per attempt: Prefect's bookkeeping cost about 11 ms of
+    CPU per task run, 4-20 points of overhead at concurrency 32-64 against the simulated provider
+    (docs/measurements-perf.md); each attempt's outcome is in the run's files either way."""
     session = run.session
     with tqdm(
         total=session.target,
@@ -51,8 +50,7 @@ def _drive(run: Run, show_progress: bool) -> None:
                 bar.update(1)
             bar.set_postfix(rejected=len(session.rejections), calls=run.meter.snapshot().calls)
 
-        # Rolling, not waves: a worker freed by an attempt takes the next one at once (benchmaker.driver).
-        drive_rolling(session, lambda attempt: generate_attempt.submit(session, attempt), progress)
+        drive_in_threads(session, run.config.concurrency, progress)
 
 
 @flow(name="generate-benchmark", persist_result=False, log_prints=False)
@@ -84,7 +82,7 @@ def generate_benchmark(
             run = start_run(config, **options)
         try:
             prepare_method(run.session)
-            _drive(run, show_progress)
+            generate_attempts(run, show_progress)
         except BaseException as error:
             with contextlib.suppress(Exception):  # e.g. a full disk: the first error is the one to report
                 mark_interrupted(run.store, type(error).__name__)
@@ -95,14 +93,10 @@ def generate_benchmark(
 
 
 def run_generation(config: RunConfig | None = None, *, resume_dir: Path | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Entry point for the CLI: size the thread pool from the config, then run the flow in-process."""
+    """Entry point for the CLI: run the flow in-process."""
     if config is None and resume_dir is None:
         raise ValueError("either a config or a run directory to resume is needed")
-    width = kwargs.get("concurrency") or (
-        config.concurrency if config is not None else RunStore.open(resume_dir).config().concurrency
-    )
-    configured = generate_benchmark.with_options(task_runner=ThreadPoolTaskRunner(max_workers=width))
-    return configured(
+    return generate_benchmark(
         config_data=config.model_dump(mode="json") if config is not None else None,
         resume_dir=str(resume_dir) if resume_dir is not None else None,
         **kwargs,
