@@ -387,7 +387,9 @@ def test_a_question_asking_two_things_is_turned_down_by_its_wording_before_any_p
 
 
 def verdict(several_things=False, **fields):
-    asked = ["a product", "which factor is larger"] if several_things else ["a product"]
+    # two things, each in the question's own words (a thing the question never names does not count)
+    asked = ["the product when multiplied", "which factor is larger before it is multiplied"]
+    asked = asked if several_things else asked[:1]
     base = {"asked": asked, "choices_answer_it": True, "broken_constraints": []}
     return json.dumps({**base, **fields})
 

@@ -63,12 +63,14 @@ class DraftVerdict(BaseModel):
     broken_constraints: list[str] = Field(max_length=12)
 
     def things_asked(self, question: str) -> list[str]:
-        """The distinct things asked, as the judge listed them: paraphrases of one thing count once, and a copy
-        of the prompt's own example that the question does not mention is dropped."""
+        """The distinct things asked, as the judge listed them: paraphrases of one thing count once, and a thing
+        sharing no word with the question (a topic such as "decimal numbers", or the prompt's own example copied
+        into the list) is not something the question asks."""
+        in_question = content_words(question)
         distinct: list[tuple[str, set[str]]] = []
         for thing in self.asked:
             words = content_words(thing)
-            if not words or _parroted(words, question):
+            if not words & in_question:
                 continue
             if not any(_same_thing(words, other) for _, other in distinct):
                 distinct.append((thing.strip(), words))
@@ -78,9 +80,8 @@ class DraftVerdict(BaseModel):
         return len(self.things_asked(question)) >= 2
 
 
-# The prompt's example of a question asking two things (prompts/benchmaker/check_draft.md.j2; a test keeps the
-# two in step). The local judge copied it into its list for a question about prices (2026-11-30).
-PROMPT_EXAMPLE = "how many moles are needed, and which reagent is limiting?"
+# Seen on the local judge (2026-11-30): four wordings of one price; the prompt's moles/reagent example copied
+# into the list for a question about prices; "addition" and "decimal numbers" listed for "What is 78.15 + 3.2?".
 _STOPWORDS = frozenset(
     """a an the of is are was be will would what which who how much many does do did to in for after before and
     or with on at by from that this it its find calculate compute determine give state name tell identify value
@@ -99,10 +100,6 @@ def _same_thing(a: set[str], b: set[str]) -> bool:
     """One wording's words inside the other's ("the final price" and "the final price after one discount"),
     or most words shared."""
     return a <= b or b <= a or len(a & b) / len(a | b) >= 0.5
-
-
-def _parroted(words: set[str], question: str) -> bool:
-    return words <= content_words(PROMPT_EXAMPLE) and not words & content_words(question)
 
 
 @dataclass(frozen=True)
