@@ -8,6 +8,7 @@ computed value by construction, so what remains to check is a second derivation:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,14 +57,23 @@ SPARE_DISTRACTORS = 2
 which reads as the value rounded) does not cost the whole attempt."""
 
 
+_OPERATOR = re.compile(r"(?<=[\d)])\s*([-+*/×÷=^])\s*(?=[\d(])")
+
+
+def _operators(text: str) -> set[str]:
+    """The operators written between numbers: "0.2173 * 5.678" has {"*"}, "3/4" has {"/"}, "-2" none."""
+    return set(_OPERATOR.findall(text))
+
+
 def choose_distractors(
     distractors: Sequence[str], correct: str, value: ProgramValue, rel_tol: float, needed: int
 ) -> tuple[list[str], list[str]]:
     """The first ``needed`` usable distractors in the model's order, and why each one left out was.
 
-    Unusable: blank, equal to the correct answer or to one already chosen (normalised text), or stating the
+    Unusable: blank, equal to the correct answer or to one already chosen (normalised text), stating the
     computed value (within the matching tolerance, as a whole or after an equation's last "=", as in
-    "5/8 + 7/10 = 53/40", seen on the local model).
+    "5/8 + 7/10 = 53/40", seen on the local model), or an expression where the correct answer is a value
+    ("0.2173300458 * 5.678" beside 0.2173300458, also seen there).
     """
     chosen: list[str] = []
     left_out: list[str] = []
@@ -77,6 +87,8 @@ def choose_distractors(
             left_out.append(f"{text[:60]!r} repeats another choice")
         elif any(states_value(part, value, rel_tol=rel_tol) for part in (text, text.rsplit("=", 1)[-1])):
             left_out.append(f"{text[:60]!r} states the computed value")
+        elif _operators(text) - _operators(correct):
+            left_out.append(f"{text[:60]!r} is an expression, not an answer in the correct one's form")
         else:
             chosen.append(text)
             seen.add(normalize_text(text))
