@@ -115,9 +115,10 @@ class GenerationSession:
     def next_attempts(self) -> list[int]:
         """The lowest attempt numbers not yet recorded, one per missing item; empty once stopped.
 
-        A wave is ``wave_factor`` attempts per worker at most, so a stop condition is seen soon after
-        it arises. A method that learns from accepted items (diffusion) uses one attempt per worker:
-        each wave then sees every item of the waves before it.
+        At most ``wave_factor`` attempts per worker, counting those still running (the rolling driver in
+        ``benchmaker.driver`` submits only the new ones), so a stop condition is seen soon after it arises.
+        A method that learns from accepted items (diffusion) uses one attempt per worker: an attempt then
+        sees every item accepted before it starts.
         """
         self.prepare()
         with self._lock:
