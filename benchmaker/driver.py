@@ -62,6 +62,13 @@ def drive_in_threads(
     width: int,
     on_recorded: Callable[[BenchmarkItem | Rejection | None], None] | None = None,
 ) -> None:
-    """``drive_rolling`` on a plain thread pool of ``width`` workers."""
-    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="attempt") as pool:
+    """``drive_rolling`` on a plain thread pool of ``width`` workers. When the drive stops on an exception
+    (a fatal error, Ctrl-C), attempts not yet started are cancelled; running ones are waited for, so their
+    calls are metered and cached and a resume does not pay for them again."""
+    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="attempt")
+    try:
         drive_rolling(session, lambda attempt: pool.submit(session.run_attempt, attempt), on_recorded)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

@@ -1,6 +1,7 @@
 """The rolling driver: a worker freed by an attempt takes the next one while a slow attempt is still running."""
 
 import threading
+import time
 
 import pytest
 
@@ -79,14 +80,24 @@ def test_no_attempt_runs_beyond_the_missing_items(tmp_path):
     run.store.close()
 
 
-def test_a_fatal_error_stops_the_drive(tmp_path):
-    run = start(tmp_path, n_items=4, concurrency=2)
+def test_a_fatal_error_stops_the_drive_and_no_queued_attempt_starts(tmp_path):
+    """Direct offers 4 attempts per worker: 8 submitted on 2 workers. Attempt 1 fails for good while attempt 0
+    is still running; the 6 queued behind them never start, and attempt 0 is waited for."""
+    run = start(tmp_path, n_items=8, concurrency=2)
+    started, failed = [], threading.Event()
 
     def before(attempt: int) -> None:
+        started.append(attempt)
         if attempt == 1:
+            failed.set()
             raise LLMFatalError("the provider refused the key")
+        if attempt == 0:
+            assert failed.wait(timeout=20)
+            time.sleep(0.5)  # the driver has seen the failure by now
 
     run.session.method = Steered(run.session.method, before)
     with pytest.raises(LLMFatalError, match="refused the key"):
         drive_in_threads(run.session, width=2)
+    assert sorted(started) == [0, 1]
+    assert [c.attempt for c in run.store.calls()] == [0]  # the running attempt ended and was metered
     run.store.close()
