@@ -19,7 +19,7 @@ from benchmaker.llm.factory import LocalApiBase, build_role_model
 from benchmaker.llm.meter import Meter, UsageTotals
 from benchmaker.methods import GenerationContext, make_method, roles_of
 from benchmaker.prompts import PromptLibrary
-from benchmaker.store import RunStore, config_hash
+from benchmaker.store import RunStore, stored_config_hash
 from benchmaker.trust import require_trusted, sign, verifies
 from benchmaker.verification.summary import program_summary
 
@@ -125,7 +125,8 @@ def resume_run(
     try:
         config = store.config()
         manifest = store.manifest()
-        if manifest.get("config_hash") != config_hash(config):
+        stored = manifest.get("config")
+        if not isinstance(stored, dict) or manifest.get("config_hash") != stored_config_hash(stored):
             raise StoreError(f"{run_dir}: manifest config hash does not match its config")
         require_trusted(manifest, config, trusted=trust_run, action="refusing to resume")
         if trust_run and not verifies(manifest):

@@ -69,7 +69,14 @@ def llm_cache_dir(outputs_dir: Path) -> Path:
 
 def config_hash(config: RunConfig) -> str:
     """What defines the generation; the ``release`` section (dedup, gates) does not change a single item."""
-    canonical = json.dumps(config.model_dump(mode="json", exclude={"release"}), sort_keys=True)
+    return stored_config_hash(config.model_dump(mode="json"))
+
+
+def stored_config_hash(stored: dict) -> str:
+    """``config_hash`` of a config as a run stored it. A resume checks this one, not the hash of the config
+    re-parsed: a field added to the config later (with its default) would change that, and a run made by an
+    earlier version could never be resumed."""
+    canonical = json.dumps({key: value for key, value in stored.items() if key != "release"}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 

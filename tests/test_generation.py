@@ -1,10 +1,13 @@
 """The generation session and the direct method, driven by a plain loop over the scripted fake."""
 
+import hashlib
+import json
 from collections import Counter
 
 import pytest
 
 from benchmaker.config import parse_config
+from benchmaker.errors import StoreError
 from benchmaker.generation import StopReason
 from benchmaker.llm.scripted import Script, ScriptedLLM
 from benchmaker.methods.direct import mcq_reply_model
@@ -149,3 +152,24 @@ def test_a_fatal_provider_error_stops_the_run_instead_of_rejecting_every_item(tm
     with pytest.raises(LLMFatalError, match="invalid api key"):
         run.session.run_attempt(0)
     assert run.store.rejections() == []
+
+
+def test_a_run_made_before_a_config_field_existed_still_resumes(tmp_path):
+    """A run written by an earlier version lacks fields added since (here two with defaults); its stored hash
+    was computed over what it stored. Resuming re-parses the config with today's defaults and goes on."""
+    first = start_run(config(tmp_path))
+    first.session.record(first.session.run_attempt(0))
+    first.store.close()
+    path = first.store.run_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["config"]["benchmaker"]["checks"], manifest["config"]["benchmaker"]["program"]["order"]
+    canonical = json.dumps({k: v for k, v in manifest["config"].items() if k != "release"}, sort_keys=True)
+    manifest["config_hash"] = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    path.write_text(json.dumps(manifest))
+    resumed = resume_run(first.store.run_dir)
+    assert drive(resumed)["accepted"] == 8
+
+    manifest["config"]["seed"] = 6  # an edit after the fact still fails the check
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="config hash does not match"):
+        resume_run(first.store.run_dir)
