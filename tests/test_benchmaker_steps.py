@@ -129,6 +129,20 @@ def test_merge_schema_demands_the_configured_minimum():
     assert [a.name for a in merged] == ["A", "B", "C", "D", "E"] and notes == []
 
 
+@pytest.mark.parametrize("reply", [attr.GeneralAttributes, attr.DifficultyAttributes])
+def test_attribute_names_and_values_are_bounded_in_the_schema_the_grammar_is_built_from(reply):
+    """The local model once wrote 1,500 tokens of prose inside one value's string; llama.cpp builds its grammar
+    from the schema, so the bound must be there (and llama-cpp-python must accept the schema)."""
+    schema = attr.with_minimum(reply, 3).model_json_schema()
+    text = json.dumps(schema)
+    assert f'"maxLength": {attr.NAME_CHARS}' in text and f'"maxLength": {attr.VALUE_CHARS}' in text
+    with pytest.raises(ValidationError, match="at most 120 characters"):
+        attr.GeneralAttribute(name="Topic", values=["x" * 121])
+    grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    gbnf = grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert "char*" not in gbnf  # no string of unbounded length left in the grammar
+
+
 def test_with_minimum_keeps_the_base_validators():
     strict = attr.with_minimum(attr.GeneralAttributes, 3)
     assert strict.model_json_schema()["properties"]["attributes"]["minItems"] == 3

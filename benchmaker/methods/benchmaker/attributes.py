@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -41,9 +41,15 @@ def _unique(names: list[str], what: str) -> None:
         raise ValueError(f"{what} are not unique: {', '.join(repeated)}")
 
 
+# Names and values are short phrases. The bounds reach llama.cpp's grammar as maxLength: without them the
+# local model once opened a value's string and wrote 1,500 tokens of explanation inside it (twice in one
+# merge, 6 min of a run's set-up, 2026-11-30).
+NAME_CHARS, VALUE_CHARS = 80, 120
+
+
 class GeneralAttribute(_Frozen):
-    name: str = Field(min_length=1)
-    values: list[str] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_CHARS)
+    values: list[Annotated[str, Field(max_length=VALUE_CHARS)]] = Field(min_length=1)
 
     @field_validator("values")
     @classmethod
@@ -55,12 +61,12 @@ class GeneralAttribute(_Frozen):
 
 
 class DifficultyLevel(_Frozen):
-    value: str = Field(min_length=1)
+    value: str = Field(min_length=1, max_length=VALUE_CHARS)
     coefficient: int = Field(ge=1, le=10, description="1 = easiest, 10 = hardest.")
 
 
 class DifficultyAttribute(_Frozen):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_CHARS)
     levels: list[DifficultyLevel] = Field(min_length=2)
 
     @model_validator(mode="after")
