@@ -91,3 +91,13 @@ def test_two_things_the_question_really_asks_stay_two():
     )
     assert verdict.things_asked(question) == ["how many moles of H2 are needed", "which reagent is limiting"]
     assert verdict.several_things(question)
+
+
+def test_the_task_and_the_same_ask_as_a_question_are_one_thing():
+    # The local judge's reading of a units draft (2026-11-30), which turned it down.
+    verdict = DraftVerdict(
+        asked=["convert 2.5 kilometers into meters", "how many meters are there"],
+        choices_answer_it=True,
+        broken_constraints=[],
+    )
+    assert verdict.things_asked("Convert a 2.5 km walk into meters.") == ["convert 2.5 kilometers into meters"]

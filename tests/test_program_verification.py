@@ -579,7 +579,13 @@ def test_value_first_turns_down_distractors_that_cannot_be_used(tmp_path, reply,
 
 
 def test_value_first_keeps_the_first_usable_distractors_and_says_which_it_left_out(tmp_path):
-    reply = json.dumps({"distractors": ["130", "120.0", "130", "10 * 12 = 120", "", "12 * 11", "110", "1200", "140"]})
+    reply = json.dumps(
+        {
+            "distractors": [
+                "130", "120.0", "130", "10 * 12 = 120", "", "12 * 11", "12 tens are 120", "110", "1200", "140",
+            ]
+        }
+    )  # fmt: skip
     generator = script(tmp_path, {"benchmaker.generate": [stem()], "benchmaker.distractors": [reply]}, "g")
     run = start_run(config(tmp_path, n_items=1, generator=generator, benchmaker=VALUE_FIRST))
     drive(run)
@@ -592,4 +598,5 @@ def test_value_first_keeps_the_first_usable_distractors_and_says_which_it_left_o
         "'10 * 12 = 120' states the computed value",
         "a blank distractor",
         "'12 * 11' is an expression, not an answer in the correct one's form",
+        "'12 tens are 120' holds more numbers than the correct answer (a working, not an answer)",
     ]

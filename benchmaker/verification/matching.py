@@ -125,6 +125,11 @@ def _numbers(text: str) -> list[_Num | None]:
     return [_token(m) for m in _NUMBER.finditer(text)]
 
 
+def count_numbers(text: str) -> int:
+    """How many numbers the text holds, read as options are ("2,500 m" 1, "1 1/2" 1, "3 x 10^4" 1, "(2, 3)" 2)."""
+    return len(_numbers(text))
+
+
 def _single(text: str) -> _Num | None:
     found = _numbers(text)
     return found[0] if len(found) == 1 else None

@@ -85,7 +85,7 @@ class DraftVerdict(BaseModel):
 _STOPWORDS = frozenset(
     """a an the of is are was be will would what which who how much many does do did to in for after before and
     or with on at by from that this it its find calculate compute determine give state name tell identify value
-    answer question""".split()  # noqa: SIM905 - a word list reads best as words
+    answer question there get result equal equals""".split()  # noqa: SIM905 - a word list reads best as words
 )
 
 

@@ -25,7 +25,7 @@ from benchmaker.methods.benchmaker.discrimination import letter_free
 from benchmaker.methods.benchmaker.program_check import check_with_programs
 from benchmaker.methods.benchmaker.program_keys import program_work
 from benchmaker.prompts import PromptLibrary
-from benchmaker.verification.matching import match_option, states_value
+from benchmaker.verification.matching import count_numbers, match_option, states_value
 from benchmaker.verification.values import ProgramValue
 
 PROMPT_ID = "benchmaker.distractors"
@@ -72,8 +72,9 @@ def choose_distractors(
 
     Unusable: blank, equal to the correct answer or to one already chosen (normalised text), stating the
     computed value (within the matching tolerance, as a whole or after an equation's last "=", as in
-    "5/8 + 7/10 = 53/40", seen on the local model), or an expression where the correct answer is a value
-    ("0.2173300458 * 5.678" beside 0.2173300458, also seen there).
+    "5/8 + 7/10 = 53/40", seen on the local model), an expression where the correct answer is a value
+    ("0.2173300458 * 5.678" beside 0.2173300458), or a sentence holding more numbers than the answer ("25
+    kilometers equals 2,500 meters" beside "2500 meters": it states the value at its end; both seen there).
     """
     chosen: list[str] = []
     left_out: list[str] = []
@@ -89,6 +90,8 @@ def choose_distractors(
             left_out.append(f"{text[:60]!r} states the computed value")
         elif _operators(text) - _operators(correct):
             left_out.append(f"{text[:60]!r} is an expression, not an answer in the correct one's form")
+        elif count_numbers(text) > count_numbers(correct):
+            left_out.append(f"{text[:60]!r} holds more numbers than the correct answer (a working, not an answer)")
         else:
             chosen.append(text)
             seen.add(normalize_text(text))
