@@ -595,8 +595,20 @@ def test_value_first_keeps_the_first_usable_distractors_and_says_which_it_left_o
     assert item.metadata["program"]["distractors_left_out"] == [
         "'120.0' states the computed value",
         "'130' repeats another choice",
-        "'10 * 12 = 120' states the computed value",
+        "'120' repeats another choice",  # "10 * 12 = 120": an equation counts as its result
         "a blank distractor",
         "'12 * 11' is an expression, not an answer in the correct one's form",
         "'12 tens are 120' holds more numbers than the correct answer (a working, not an answer)",
     ]
+
+
+def test_value_first_reads_a_distractor_written_as_an_equation_as_its_result(tmp_path):
+    """The README's run on a fresh clone (2026-11-30): every distractor an equation, so none was usable; and a
+    whole-number answer must not make fraction distractors look like divisions."""
+    equations = json.dumps({"distractors": ["1/2", "12 * 11 = 132", "12 * 10 = 120", "12 + 10 = 22", "2"]})
+    generator = script(tmp_path, {"benchmaker.generate": [stem()], "benchmaker.distractors": [equations]}, "g")
+    run = start_run(config(tmp_path, n_items=1, generator=generator, benchmaker=VALUE_FIRST))
+    drive(run)
+    (item,) = run.store.items()
+    assert sorted(item.choices) == sorted(["120", "1/2", "132", "22"])
+    assert item.metadata["program"]["distractors_left_out"] == ["'120' repeats another choice"]

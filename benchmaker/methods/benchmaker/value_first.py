@@ -57,12 +57,23 @@ SPARE_DISTRACTORS = 2
 which reads as the value rounded) does not cost the whole attempt."""
 
 
-_OPERATOR = re.compile(r"(?<=[\d)])\s*([-+*/×÷=^])\s*(?=[\d(])")
+# "/" and "^" between digits write one number ("3/4", "10^3"), not an operation on two.
+_OPERATOR = re.compile(r"(?<=[\d)])\s*([-+*×÷=])\s*(?=[\d(])")
 
 
 def _operators(text: str) -> set[str]:
-    """The operators written between numbers: "0.2173 * 5.678" has {"*"}, "3/4" has {"/"}, "-2" none."""
+    """The operators written between numbers: "0.2173 * 5.678" has {"*"}; "3/4" and "-2" have none."""
     return set(_OPERATOR.findall(text))
+
+
+def _bare(text: str, correct: str) -> str:
+    """A distractor written as an equation ("7/10 + 5/8 = 33/40") is the wrong result it ends with ("33/40"),
+    unless the correct answer is itself written with "=". Seen on the local model for every distractor of a
+    draft, which cost the attempt."""
+    text = text.strip()
+    if "=" in text and "=" not in correct:
+        return text.rsplit("=", 1)[-1].strip()
+    return text
 
 
 def choose_distractors(
@@ -70,23 +81,23 @@ def choose_distractors(
 ) -> tuple[list[str], list[str]]:
     """The first ``needed`` usable distractors in the model's order, and why each one left out was.
 
-    Unusable: blank, equal to the correct answer or to one already chosen (normalised text), stating the
-    computed value (within the matching tolerance, as a whole or after an equation's last "=", as in
-    "5/8 + 7/10 = 53/40", seen on the local model), an expression where the correct answer is a value
+    An equation counts as the result it ends with. Unusable: blank, equal to the correct answer or to one
+    already chosen (normalised text), stating the computed value (within the matching tolerance; "5/8 + 7/10
+    = 53/40" states 53/40, seen on the local model), an expression where the correct answer is a value
     ("0.2173300458 * 5.678" beside 0.2173300458), or a sentence holding more numbers than the answer ("25
     kilometers equals 2,500 meters" beside "2500 meters": it states the value at its end; both seen there).
     """
     chosen: list[str] = []
     left_out: list[str] = []
     seen = {normalize_text(correct)}
-    for text in (d.strip() for d in distractors):
+    for text in (_bare(d, correct) for d in distractors):
         if len(chosen) == needed:
             break
         if not text:
             left_out.append("a blank distractor")
         elif normalize_text(text) in seen:
             left_out.append(f"{text[:60]!r} repeats another choice")
-        elif any(states_value(part, value, rel_tol=rel_tol) for part in (text, text.rsplit("=", 1)[-1])):
+        elif states_value(text, value, rel_tol=rel_tol):
             left_out.append(f"{text[:60]!r} states the computed value")
         elif _operators(text) - _operators(correct):
             left_out.append(f"{text[:60]!r} is an expression, not an answer in the correct one's form")
