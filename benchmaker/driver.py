@@ -62,13 +62,21 @@ def drive_in_threads(
     width: int,
     on_recorded: Callable[[BenchmarkItem | Rejection | None], None] | None = None,
 ) -> None:
-    """``drive_rolling`` on a plain thread pool of ``width`` workers. When the drive stops on an exception
-    (a fatal error, Ctrl-C), attempts not yet started are cancelled; running ones are waited for, so their
-    calls are metered and cached and a resume does not pay for them again."""
+    """``drive_rolling`` on a plain thread pool of ``width`` workers.
+
+    When the drive stops early, attempts not yet started are cancelled. After a failure (a fatal provider
+    error, a failing store) the running ones are waited for, so their calls are metered and cached and a
+    resume does not pay for them again. After a signal (Ctrl-C, Prefect's SIGTERM) they are not: a local
+    model's call can take minutes, and the stop must be prompt (measured: SIGTERM took the time left of the
+    calls in flight). Their calls in flight are lost and re-paid on resume; what they recorded stays.
+    """
     pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="attempt")
     try:
         drive_rolling(session, lambda attempt: pool.submit(session.run_attempt, attempt), on_recorded)
-    except BaseException:
+    except Exception:
         pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

@@ -101,3 +101,27 @@ def test_a_fatal_error_stops_the_drive_and_no_queued_attempt_starts(tmp_path):
     assert sorted(started) == [0, 1]
     assert [c.attempt for c in run.store.calls()] == [0]  # the running attempt ended and was metered
     run.store.close()
+
+
+def test_ctrl_c_stops_at_once_without_waiting_for_running_attempts(tmp_path):
+    """A signal is not a failure: the drive must not sit out a running attempt (a local call can take minutes).
+    Attempt 0 hangs; Ctrl-C arrives as attempt 1 is recorded; the drive returns while 0 still hangs."""
+    run = start(tmp_path, n_items=2, concurrency=2)
+    release = threading.Event()
+
+    def before(attempt: int) -> None:
+        if attempt == 0:
+            release.wait(timeout=30)
+
+    def ctrl_c(recorded) -> None:  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    run.session.method = Steered(run.session.method, before)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        drive_in_threads(run.session, width=2, on_recorded=ctrl_c)
+    waited = time.monotonic() - started
+    release.set()
+    assert waited < 10, f"the drive waited {waited:.1f} s for the hanging attempt"
+    assert [item.attempt for item in run.store.items()] == [1]
+    run.store.close()
