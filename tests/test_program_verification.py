@@ -582,7 +582,7 @@ def test_value_first_keeps_the_first_usable_distractors_and_says_which_it_left_o
     reply = json.dumps(
         {
             "distractors": [
-                "130", "120.0", "130", "10 * 12 = 120", "", "12 * 11", "12 tens are 120", "110", "1200", "140",
+                "130", "120.0", "130", "10 * 12 = 120", "", "12 * (10 + y)", "12 tens are 120", "110", "1200", "140",
             ]
         }
     )  # fmt: skip
@@ -597,18 +597,34 @@ def test_value_first_keeps_the_first_usable_distractors_and_says_which_it_left_o
         "'130' repeats another choice",
         "'120' repeats another choice",  # "10 * 12 = 120": an equation counts as its result
         "a blank distractor",
-        "'12 * 11' is an expression, not an answer in the correct one's form",
+        "'12 * (10 + y)' is an expression, not an answer in the correct one's form",
         "'12 tens are 120' holds more numbers than the correct answer (a working, not an answer)",
     ]
 
 
 def test_value_first_reads_a_distractor_written_as_an_equation_as_its_result(tmp_path):
-    """The README's run on a fresh clone (2026-11-30): every distractor an equation, so none was usable; and a
-    whole-number answer must not make fraction distractors look like divisions."""
-    equations = json.dumps({"distractors": ["1/2", "12 * 11 = 132", "12 * 10 = 120", "12 + 10 = 22", "2"]})
+    """The README's runs on a fresh clone (2026-11-30): every distractor an equation, then every distractor an
+    expression ("7/10 + 5/8"), so none was usable; and a whole-number answer must not make fraction
+    distractors look like divisions. An equation is its result, an expression its value."""
+    equations = json.dumps({"distractors": ["1/2", "12 * 11 = 132", "12 * 10 = 120", "12 + 11", "2"]})
     generator = script(tmp_path, {"benchmaker.generate": [stem()], "benchmaker.distractors": [equations]}, "g")
     run = start_run(config(tmp_path, n_items=1, generator=generator, benchmaker=VALUE_FIRST))
     drive(run)
     (item,) = run.store.items()
-    assert sorted(item.choices) == sorted(["120", "1/2", "132", "22"])
+    assert sorted(item.choices) == sorted(["120", "1/2", "132", "23"])  # "12 + 11" has the value 23
     assert item.metadata["program"]["distractors_left_out"] == ["'120' repeats another choice"]
+
+
+def test_an_expression_distractor_is_its_value_in_the_correct_answers_form():
+    from benchmaker.methods.benchmaker.value_first import choose_distractors
+    from benchmaker.verification.values import ProgramValue
+
+    value = ProgramValue(kind="float", text="8.55")
+    chosen, left_out = choose_distractors(
+        ["4.75 - 3.8", "1/3 + 1", "4.75 * 2", "4.75 + 3.8"], "8.55", value, 1e-6, needed=3
+    )
+    assert chosen == ["0.95", "9.5"]  # 1/3 + 1 has no exact decimal; 4.75 + 3.8 is the answer itself
+    assert left_out == [
+        "'1/3 + 1' is an expression, not an answer in the correct one's form",
+        "'8.55' repeats another choice",
+    ]

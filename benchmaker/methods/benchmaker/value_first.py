@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from benchmaker.answer_checks import evaluate_expression
 from benchmaker.config import ProgramVerification
 from benchmaker.errors import LLMFatalError, ParseError
 from benchmaker.items import MCQ, Rejection, normalize_text
@@ -68,12 +71,22 @@ def _operators(text: str) -> set[str]:
 
 def _bare(text: str, correct: str) -> str:
     """A distractor written as an equation ("7/10 + 5/8 = 33/40") is the wrong result it ends with ("33/40"),
-    unless the correct answer is itself written with "=". Seen on the local model for every distractor of a
-    draft, which cost the attempt."""
+    and a bare arithmetic expression ("5/8 - 7/10") the value it has ("-3/40", written as the correct answer
+    is: a fraction, or a decimal when that is exact), unless the correct answer is itself an equation or an
+    expression. Both seen on the local model for every distractor of a draft, which cost the attempt."""
     text = text.strip()
     if "=" in text and "=" not in correct:
-        return text.rsplit("=", 1)[-1].strip()
-    return text
+        text = text.rsplit("=", 1)[-1].strip()
+    if not _operators(text) or _operators(correct):
+        return text
+    try:
+        result = evaluate_expression(text)
+    except ValueError:
+        return text  # not plain arithmetic: left to the checks below, which leave it out
+    if "/" in correct or result.denominator == 1:
+        return str(result)
+    decimal = Decimal(result.numerator) / Decimal(result.denominator)
+    return format(decimal.normalize(), "f") if Fraction(decimal) == result else text
 
 
 def choose_distractors(
