@@ -23,8 +23,10 @@ Decisions for the ambiguous cases (tests/test_matching.py pins each one):
   mark, and a swapped pair is a classic distractor. Non-numeric items compare as normalised texts.
 * Durations (seconds) match options made only of number + time-unit pairs ("90 minutes", "2 h 30 min");
   bare numbers, clock forms ("1:30") and words ("half an hour") are not matched, nor repaired.
-* Repair writes a number with the most decimals any plain option uses, rounded half away from zero, with
-  thousands commas and "−" if the options use them; the replaced option's prefix and suffix ("$", " g",
+* Repair writes a number with the most decimals any plain option uses, rounded half away from zero, but
+  never fewer than a short exact value needs (31.25 among "30.5"-style options is "31.25": a rounded key is
+  a value nothing computed; a value needing more than 6 decimals is rounded), with thousands commas and "−"
+  if the options use them; the replaced option's prefix and suffix ("$", " g",
   "%") stay. Scientific options keep their mantissa decimals and exponent style; fraction options get
   "a/b" (denominator at most 10,000, mixed if the options are) or nothing when no such fraction equals
   the value. A proportion (|v| <= 1) among percentages above 1 is written as a percentage. Dates are
@@ -357,6 +359,11 @@ def _fixed(v: Fraction, places: int, commas: bool) -> str:
     return sign + (f"{int(whole):,}" if commas else whole) + (f".{tail}" if places else "")
 
 
+MAX_EXACT_PLACES = 6
+"""A value with up to this many decimals (its shortest float form) is written exactly; a longer one
+(1/3, or 63.36999999999999 from float arithmetic) is rounded to the options' decimals."""
+
+
 def _write_number(v: Fraction, target: _Num, numbers: list[_Num], text: str, rel_tol: Fraction) -> str | None:
     """v in the options' style, in place of the target's number; the text around it (unit, "$", "%") stays."""
     m = target.match
@@ -379,8 +386,12 @@ def _write_number(v: Fraction, target: _Num, numbers: list[_Num], text: str, rel
         new = str(exponent).translate(_TO_SUPER) if old[-1] in _SUPERS else re.sub(r"[-+−]?\d+", str(exponent), old)
         mant = "mant" if power == "pow" else "dec"
         written = mantissa + text[m.end(mant) : m.start(power)] + new
-    else:  # the most decimals any plain option uses, so the new option does not stand out
+    else:  # the most decimals any plain option uses, so the new option does not stand out, but never fewer
+        # than the value needs when it is a short exact decimal: 31.25 among "30.5"s is "31.25", not "31.3",
+        # a value nothing computed (seen on the local model, 2026-11-30)
         places = max((n.places for n in numbers if n.places is not None and not n.match["e"]), default=0)
+        exact = -min(0, Decimal(repr(float(v))).normalize().as_tuple().exponent)
+        places = max(places, exact) if exact <= MAX_EXACT_PLACES else places
         written = _fixed(v, places, any("," in (n.match["dec"] or "") for n in numbers))
     minus = "−" if any("−" in n.match.string for n in numbers) else "-"  # the options' own minus sign
     return text[:start] + written.replace("-", minus) + text[end:]
