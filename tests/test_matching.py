@@ -7,7 +7,8 @@ from fractions import Fraction
 import pytest
 from pydantic import ValidationError
 
-from benchmaker.verification.matching import OptionMatch, Repair, match_option, repair_options
+from benchmaker.verification.matching import OptionMatch, match_option
+from benchmaker.verification.repair import Repair, repair_options
 from benchmaker.verification.values import ProgramValue, encode
 
 PI4 = 4 * 3.141592653589793  # 12.566370614359172

@@ -26,7 +26,8 @@ from typing import Literal
 from benchmaker.config import LETTERS, ProgramVerification
 from benchmaker.items import MCQ
 from benchmaker.methods.benchmaker.program_check import ProgramVote
-from benchmaker.verification.matching import OptionMatch, Repair, match_option, repair_options, states_value
+from benchmaker.verification.matching import OptionMatch, match_option, states_value
+from benchmaker.verification.repair import Repair, repair_options
 from benchmaker.verification.values import encode
 
 Outcome = Literal[
