@@ -19,9 +19,9 @@ program check on). Per row:
 - CPU s per accepted item and the peak RSS of the client's process (the provider runs in another process,
   started with ``benchmaker simulate-provider``; one warm-up request before the clock starts).
 
-``--driver flow`` (default) runs the Prefect flow itself (``flows/generate.py``, its thread-pool task runner;
-the ephemeral API is started before the clock). ``--driver rolling`` drives the same rolling loop
-(``benchmaker.driver``: a new attempt as soon as one ends) on plain threads, without Prefect's per-task cost.
+``--driver flow`` (default) runs the Prefect flow itself (``flows/generate.py``; the ephemeral API is started
+before the clock). ``--driver rolling`` runs the flow's loop (``benchmaker.driver``: a new attempt as soon as
+one ends) without Prefect.
 ``--driver wave`` is the flow's driver before it: a wave of attempts, the next wave once all have ended.
 
     .venv/bin/python scripts/bench_throughput.py [--items 200] [--concurrency 1,8,32,64]
@@ -161,24 +161,26 @@ def one_row(args: argparse.Namespace) -> dict:
     outputs = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     config = parse_config(config_data(args.api_base, args.method, args.items, args.concurrency, outputs, args.programs))
     warm_up(args.api_base)
-    if args.driver == "flow":  # the real thing: the Prefect flow and its task runner, the server already up
+    if args.driver == "flow":  # the real thing: the Prefect flow, the ephemeral API already up
         from benchmaker.store import RunStore
         from flows.generate import run_generation
 
         warm_prefect()
-        cpu0, started = time.process_time(), time.monotonic()
-        summary = run_generation(config, show_progress=False)
-        wall = time.monotonic() - started
-        cpu = time.process_time() - cpu0
-        calls = RunStore.open(Path(summary["run_dir"])).calls()
+
+        def generate() -> tuple[dict, list]:
+            summary = run_generation(config, show_progress=False)
+            return summary, RunStore.open(Path(summary["run_dir"])).calls()
     else:
-        cpu0, started = time.process_time(), time.monotonic()
-        run = start_run(config)
-        (drive_rolling if args.driver == "rolling" else drive_waves)(run)
-        summary = finish_run(run)
-        wall = time.monotonic() - started
-        cpu = time.process_time() - cpu0
-        calls = run.store.calls()
+
+        def generate() -> tuple[dict, list]:
+            run = start_run(config)
+            (drive_rolling if args.driver == "rolling" else drive_waves)(run)
+            return finish_run(run), run.store.calls()
+
+    cpu0, started = time.process_time(), time.monotonic()
+    summary, calls = generate()
+    wall = time.monotonic() - started
+    cpu = time.process_time() - cpu0
     setup, attempts_path, by_stage = critical_path(calls)
     accepted = summary["accepted"]
     ideal = setup + attempts_path / args.concurrency
